@@ -1,0 +1,50 @@
+import { swaggerUI } from "@hono/swagger-ui";
+import { errorBody, handleError } from "./errors";
+import { requestLog } from "./middleware/request-log";
+import { createRouter } from "./openapi";
+import { agentsRouter } from "./routes/agents";
+import { configRouter } from "./routes/config";
+import { healthRouter } from "./routes/health";
+import { hostsRouter } from "./routes/hosts";
+import { jobsRouter } from "./routes/jobs";
+import { webhooksRouter } from "./routes/webhooks";
+
+export const app = createRouter();
+
+app.use("*", requestLog());
+
+app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "One of DEPLOYBOT_API_TOKENS",
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "The token an agent received when it registered",
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "enrollToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "AGENT_ENROLL_TOKEN",
+});
+
+app.route("/", healthRouter);
+app.route("/", webhooksRouter);
+app.route("/", agentsRouter);
+app.route("/", jobsRouter);
+app.route("/", hostsRouter);
+app.route("/", configRouter);
+
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "DeployBot",
+    version: "1",
+    description: "Turns a git push into a deployment on your servers.",
+  },
+});
+app.get("/docs", swaggerUI({ url: "/openapi.json", title: "DeployBot API" }));
+
+app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404));
+app.onError(handleError);

@@ -1,0 +1,33 @@
+import { drizzle } from "drizzle-orm/d1";
+import bundledYaml from "../../apps.yaml";
+import { latestConfigVersion } from "../db/queries";
+import { ApiError } from "../errors";
+import { parseAppsYaml, type AppsConfig } from "./apps";
+
+export interface RunningConfig {
+  config: AppsConfig;
+  yaml: string;
+  /** The D1 version id, or 0 for the bundled file. */
+  version: number;
+  source: "bundled" | "stored";
+}
+
+// Parsed configs by version, per isolate: parsing is cheap but not free, versions never change.
+const parsed = new Map<number, RunningConfig>();
+
+/** The running configuration: the newest version stored in D1, or the bundled apps.yaml when there is none. */
+export async function loadRunningConfig(db: D1Database): Promise<RunningConfig> {
+  const stored = await latestConfigVersion(drizzle(db));
+  const version = stored?.id ?? 0;
+  const cached = parsed.get(version);
+  if (cached) return cached;
+  const yaml = stored?.yaml ?? bundledYaml;
+  const result = parseAppsYaml(yaml);
+  if (!result.ok) {
+    // Stored versions were validated on the way in; only a broken bundled file gets here.
+    throw new ApiError(500, "config_invalid", `the ${stored ? "stored" : "bundled"} apps.yaml is invalid`);
+  }
+  const running: RunningConfig = { config: result.config, yaml, version, source: stored ? "stored" : "bundled" };
+  parsed.set(version, running);
+  return running;
+}

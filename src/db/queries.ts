@@ -1,0 +1,197 @@
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { Job, JobStatus } from "../schemas/jobs";
+import { agents, configVersions, deliveries, jobs } from "./schema";
+
+export type Db = DrizzleD1Database;
+
+/** A job as the host's Durable Object delivers it: the public Job plus ordering data. */
+export interface JobSnapshot extends Job {
+  delivery_id: string | null;
+  version: number;
+}
+
+function toRow(s: JobSnapshot): typeof jobs.$inferInsert {
+  return {
+    id: s.id,
+    app: s.app,
+    repo: s.repo,
+    ref: s.ref,
+    sha: s.sha,
+    host: s.host,
+    mode: s.mode,
+    status: s.status,
+    attempt: s.attempt,
+    agentId: s.agent_id,
+    trigger: s.trigger,
+    deliveryId: s.delivery_id,
+    createdAt: s.created_at,
+    startedAt: s.started_at,
+    finishedAt: s.finished_at,
+    exitCode: s.exit_code,
+    error: s.error,
+    version: s.version,
+  };
+}
+
+function toJob(row: typeof jobs.$inferSelect): Job {
+  return {
+    id: row.id,
+    app: row.app,
+    repo: row.repo,
+    ref: row.ref,
+    sha: row.sha,
+    host: row.host,
+    mode: row.mode,
+    status: row.status,
+    attempt: row.attempt,
+    agent_id: row.agentId,
+    trigger: row.trigger,
+    created_at: row.createdAt,
+    started_at: row.startedAt,
+    finished_at: row.finishedAt,
+    exit_code: row.exitCode,
+    error: row.error,
+  };
+}
+
+/**
+ * Inserts or updates job snapshots in one batch. A snapshot only replaces a row
+ * with a lower version, so a retried or reordered delivery never rolls history back.
+ * One statement per row keeps each under D1's 100 bound parameters.
+ */
+export async function upsertJobSnapshots(db: Db, snapshots: JobSnapshot[]): Promise<void> {
+  if (snapshots.length === 0) return;
+  const statements = snapshots.map((snapshot) => {
+    const row = toRow(snapshot);
+    const { id: _id, ...rest } = row;
+    return db
+      .insert(jobs)
+      .values(row)
+      .onConflictDoUpdate({ target: jobs.id, set: rest, setWhere: sql`excluded.version > ${jobs.version}` });
+  });
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+}
+
+export async function getJob(db: Db, id: string): Promise<Job | null> {
+  const row = await db.select().from(jobs).where(eq(jobs.id, id)).get();
+  return row ? toJob(row) : null;
+}
+
+export interface ListJobsFilter {
+  host?: string | undefined;
+  app?: string | undefined;
+  status?: JobStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Cursor of a page: the (created_at, id) of its last row, opaque to clients. */
+function encodeCursor(job: Job): string {
+  return btoa(JSON.stringify([job.created_at, job.id])).replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string): [string, string] | null {
+  try {
+    const value: unknown = JSON.parse(atob(cursor));
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === "string")) {
+      return value as [string, string];
+    }
+  } catch {
+    // fall through: not a cursor we made
+  }
+  return null;
+}
+
+/** Newest first, keyset-paginated on (created_at, id). `cursor` must come from decodeCursor's caller check. */
+export async function listJobs(db: Db, filter: ListJobsFilter): Promise<{ jobs: Job[]; next_cursor: string | null }> {
+  const conditions: SQL[] = [];
+  if (filter.host) conditions.push(eq(jobs.host, filter.host));
+  if (filter.app) conditions.push(eq(jobs.app, filter.app));
+  if (filter.status) conditions.push(eq(jobs.status, filter.status));
+  if (filter.cursor) {
+    const position = decodeCursor(filter.cursor);
+    if (position) {
+      const [createdAt, id] = position;
+      conditions.push(or(lt(jobs.createdAt, createdAt), and(eq(jobs.createdAt, createdAt), lt(jobs.id, id)))!);
+    }
+  }
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(filter.limit + 1)
+    .all();
+  const page = rows.slice(0, filter.limit).map(toJob);
+  const last = page.at(-1);
+  return { jobs: page, next_cursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
+}
+
+/** The newest sha GitHub pushed to `ref` of `repo`, from recorded deliveries. */
+export async function latestPushedSha(db: Db, repo: string, ref: string): Promise<string | null> {
+  const row = await db
+    .select({ sha: deliveries.sha })
+    .from(deliveries)
+    .where(and(sql`lower(${deliveries.repo}) = lower(${repo})`, eq(deliveries.ref, ref), sql`${deliveries.sha} IS NOT NULL`))
+    .orderBy(desc(deliveries.createdAt))
+    .limit(1)
+    .get();
+  return row?.sha ?? null;
+}
+
+export interface AgentRecord {
+  id: string;
+  hostname: string;
+  version: string;
+  tokenHash: string;
+  createdAt: string;
+}
+
+export async function insertAgent(db: Db, agent: AgentRecord): Promise<void> {
+  await db.insert(agents).values(agent);
+}
+
+export async function getAgent(db: Db, id: string): Promise<AgentRecord | null> {
+  return (await db.select().from(agents).where(eq(agents.id, id)).get()) ?? null;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  event: string;
+  repo: string | null;
+  ref: string | null;
+  sha: string | null;
+  outcome: "queued" | "ignored";
+  ignored: string | null;
+  jobs: Array<{ id: string; host: string }>;
+  createdAt: string;
+}
+
+/** Records a delivery once; a second insert of the same id keeps the first. */
+export async function insertDelivery(db: Db, delivery: DeliveryRecord): Promise<void> {
+  await db
+    .insert(deliveries)
+    .values({ ...delivery, jobs: JSON.stringify(delivery.jobs) })
+    .onConflictDoNothing({ target: deliveries.id });
+}
+
+export async function getDelivery(db: Db, id: string): Promise<DeliveryRecord | null> {
+  const row = await db.select().from(deliveries).where(eq(deliveries.id, id)).get();
+  return row ? { ...row, jobs: JSON.parse(row.jobs) as DeliveryRecord["jobs"] } : null;
+}
+
+export interface ConfigVersion {
+  id: number;
+  yaml: string;
+  sha256: string;
+  createdAt: string;
+}
+
+export async function latestConfigVersion(db: Db): Promise<ConfigVersion | null> {
+  return (await db.select().from(configVersions).orderBy(desc(configVersions.id)).limit(1).get()) ?? null;
+}
+
+export async function insertConfigVersion(db: Db, yaml: string, sha256: string, createdAt: string): Promise<ConfigVersion> {
+  return db.insert(configVersions).values({ yaml, sha256, createdAt }).returning().get();
+}

@@ -1,0 +1,23 @@
+import type { HostQueue } from "./host/host-queue";
+
+/** Bindings and secrets of the controller Worker (see wrangler.toml and .dev.vars.example). */
+export interface Env {
+  DB: D1Database;
+  HOST_QUEUE: DurableObjectNamespace<HostQueue>;
+  GITHUB_WEBHOOK_SECRET: string;
+  /** Comma-separated admin bearer tokens for the API and the CLI. */
+  DEPLOYBOT_API_TOKENS: string;
+  AGENT_ENROLL_TOKEN: string;
+  SSH_RELAY_URL?: string;
+  SSH_RELAY_TOKEN?: string;
+}
+
+/** Hono's environment for this app: the bindings plus per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    /** Set by the agent auth middleware once the agent token is verified. */
+    agent?: { id: string; hostname: string };
+  };
+}

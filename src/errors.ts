@@ -1,0 +1,47 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Extra, non-secret detail attached to an error body (for example the line and column of config problems). */
+export type ErrorDetails = Record<string, unknown> | unknown[];
+
+/**
+ * The one error type routes throw. `code` is stable and machine-readable;
+ * `message` is for people and must never carry secrets or stack traces.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorDetails,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** The spec's error body: `{"error": {"code", "message"}}`, plus `details` when there are any. */
+export function errorBody(code: string, message: string, details?: ErrorDetails) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+/**
+ * `app.onError`: maps ApiError and Hono's HTTPException to the spec's shape;
+ * anything else becomes a 500 that reveals nothing but the request id.
+ */
+export function handleError(err: Error, c: Context): Response {
+  if (err instanceof ApiError) {
+    return c.json(errorBody(err.code, err.message, err.details), err.status);
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
+    return c.json(errorBody(code, err.message || "request refused"), status);
+  }
+  const requestId = c.get("requestId") as string | undefined;
+  console.error(
+    JSON.stringify({ level: "error", msg: "unhandled error", request_id: requestId, error: err.name, detail: err.message }),
+  );
+  return c.json(errorBody("internal_error", `internal error (request ${requestId ?? "unknown"})`), 500);
+}

@@ -1,0 +1,47 @@
+import { z } from "zod";
+
+/** GitHub's own limit for webhook payloads; anything larger is not from GitHub. */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+export const ZERO_SHA = "0000000000000000000000000000000000000000";
+
+function hexToBytes(hex: string): Uint8Array | null {
+  if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return null;
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/**
+ * Checks `X-Hub-Signature-256` (`sha256=<hex>`) over the raw body bytes.
+ * `crypto.subtle.verify` recomputes the HMAC and compares in constant time.
+ */
+export async function verifySignature(secret: string, body: ArrayBuffer, header: string | undefined): Promise<boolean> {
+  if (!secret || !header?.startsWith("sha256=")) return false;
+  const signature = hexToBytes(header.slice("sha256=".length));
+  if (!signature || signature.length !== 32) return false;
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  return crypto.subtle.verify("HMAC", key, signature, body);
+}
+
+/** The part of a push payload DeployBot reads; GitHub sends much more. */
+export const PushPayload = z.object({
+  ref: z.string().min(1),
+  before: z.string().optional(),
+  after: z.string().regex(/^[0-9a-f]{40}$/, "after must be a 40-character commit id"),
+  deleted: z.boolean().optional(),
+  repository: z.object({ full_name: z.string().min(1) }),
+  pusher: z.object({ name: z.string().optional() }).optional(),
+  head_commit: z.object({ id: z.string(), message: z.string().optional() }).nullable().optional(),
+});
+export type PushPayload = z.infer<typeof PushPayload>;
+
+/** A push that removes a branch or tag: nothing to deploy. */
+export function isDeletion(push: PushPayload): boolean {
+  return push.deleted === true || push.after === ZERO_SHA;
+}

@@ -1,0 +1,17 @@
+import { drizzle } from "drizzle-orm/d1";
+import { upsertJobSnapshots, type JobSnapshot } from "../db/queries";
+
+/** Where a host's job transitions end up: D1 in production, anything in a test. */
+export interface HistoryWriter {
+  write(snapshots: JobSnapshot[]): Promise<void>;
+}
+
+/** Writes job snapshots to D1; newer versions win, so retries and reordering are harmless. */
+export function d1HistoryWriter(db: D1Database): HistoryWriter {
+  const orm = drizzle(db);
+  return {
+    async write(snapshots) {
+      await upsertJobSnapshots(orm, snapshots);
+    },
+  };
+}

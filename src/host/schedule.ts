@@ -1,0 +1,55 @@
+/**
+ * Many timers on one alarm. A Durable Object has a single alarm, so every
+ * deadline (outbox retry, lease expiry, ...) is a row here and the alarm is
+ * always armed for the earliest one. Alarms are delivered at least once, so
+ * whatever runs a timer must be idempotent.
+ */
+export class Schedule {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly storage: DurableObjectStorage,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS timers (
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      due_at INTEGER NOT NULL,
+      PRIMARY KEY (kind, key)
+    )`);
+  }
+
+  /** Sets (or moves) the timer `kind`/`key` to fire at `dueAt` (ms since epoch). */
+  set(kind: string, key: string, dueAt: number): void {
+    this.sql.exec(
+      `INSERT INTO timers (kind, key, due_at) VALUES (?, ?, ?)
+       ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at`,
+      kind,
+      key,
+      dueAt,
+    );
+  }
+
+  clear(kind: string, key: string): void {
+    this.sql.exec("DELETE FROM timers WHERE kind = ? AND key = ?", kind, key);
+  }
+
+  /** Timers due at or before `now`, earliest first. */
+  due(now: number): Array<{ kind: string; key: string; due_at: number }> {
+    return this.sql
+      .exec<{ kind: string; key: string; due_at: number }>(
+        "SELECT kind, key, due_at FROM timers WHERE due_at <= ? ORDER BY due_at",
+        now,
+      )
+      .toArray();
+  }
+
+  /** Arms the object's alarm for the earliest timer, or removes it when there is none. */
+  async rearm(): Promise<void> {
+    const next = this.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one().due;
+    if (next === null) {
+      await this.storage.deleteAlarm();
+      return;
+    }
+    const current = await this.storage.getAlarm();
+    if (current !== next) await this.storage.setAlarm(next);
+  }
+}

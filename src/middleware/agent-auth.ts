@@ -1,0 +1,52 @@
+import type { MiddlewareHandler } from "hono";
+import { drizzle } from "drizzle-orm/d1";
+import { secretsEqual, sha256Hex } from "../crypto";
+import { getAgent } from "../db/queries";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { bearerToken } from "./auth";
+
+export interface AgentAuthOptions {
+  /** The route's `:id` names an agent, which must be the token's own (else 403). */
+  pathIsAgent?: boolean;
+  /** How long a verified agent is remembered in this isolate, to spare D1 a read per heartbeat. */
+  cacheMs?: number;
+}
+
+/** An agent token is `<agent_id>.<secret>`: the id routes the lookup, the whole token is checked by hash. */
+export function agentIdOfToken(token: string): string | null {
+  const dot = token.indexOf(".");
+  return dot > 0 ? token.slice(0, dot) : null;
+}
+
+/**
+ * Authenticates an agent by its own token (only a SHA-256 of it is stored) and
+ * sets `c.var.agent`. With `pathIsAgent`, a valid token for another agent is 403.
+ */
+export function agentAuth({ pathIsAgent = false, cacheMs = 60_000 }: AgentAuthOptions = {}): MiddlewareHandler<AppEnv> {
+  const cache = new Map<string, { hostname: string; tokenHash: string; until: number }>();
+
+  return async function agentAuthMiddleware(c, next) {
+    const token = bearerToken(c.req.header("authorization"));
+    const agentId = token ? agentIdOfToken(token) : null;
+    if (!token || !agentId) throw new ApiError(401, "unauthorized", "missing or malformed agent token");
+    const tokenHash = await sha256Hex(token);
+    const now = Date.now();
+
+    let known = cache.get(agentId);
+    if (!known || known.until < now) {
+      const agent = await getAgent(drizzle(c.env.DB), agentId);
+      if (!agent) throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
+      known = { hostname: agent.hostname, tokenHash: agent.tokenHash, until: now + cacheMs };
+      cache.set(agentId, known);
+    }
+    if (!(await secretsEqual(tokenHash, known.tokenHash))) {
+      throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
+    }
+    if (pathIsAgent && c.req.param("id") !== agentId) {
+      throw new ApiError(403, "forbidden", "this token belongs to another agent");
+    }
+    c.set("agent", { id: agentId, hostname: known.hostname });
+    await next();
+  };
+}

@@ -1,0 +1,73 @@
+import { createRoute } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { newToken, sha256Hex } from "../crypto";
+import { insertAgent } from "../db/queries";
+import { agentAuth } from "../middleware/agent-auth";
+import { auth } from "../middleware/auth";
+import { hostQueue } from "../host/stub";
+import { createRouter } from "../openapi";
+import {
+  AgentIdParam,
+  HeartbeatBody,
+  HeartbeatQuery,
+  HeartbeatResponse,
+  RegisterBody,
+  RegisterResponse,
+} from "../schemas/agents";
+import { errorResponses } from "../schemas/common";
+
+/** Seconds between heartbeats an agent should keep when it does not long-poll. */
+export const HEARTBEAT_INTERVAL_S = 10;
+
+const register = createRoute({
+  method: "post",
+  path: "/v1/agents/register",
+  tags: ["agents"],
+  summary: "Register an agent with the enroll token",
+  security: [{ enrollToken: [] }],
+  middleware: [auth({ tokens: (env) => env.AGENT_ENROLL_TOKEN, realm: "deploybot-enroll" })] as const,
+  request: { body: { content: { "application/json": { schema: RegisterBody } }, required: true } },
+  responses: {
+    201: { description: "Registered; keep the token, it is shown once", content: { "application/json": { schema: RegisterResponse } } },
+    ...errorResponses(400, 401),
+  },
+});
+
+const heartbeat = createRoute({
+  method: "post",
+  path: "/v1/agents/{id}/heartbeat",
+  tags: ["agents"],
+  summary: "Heartbeat; hands out at most one job",
+  security: [{ agentToken: [] }],
+  middleware: [agentAuth({ pathIsAgent: true })] as const,
+  request: {
+    params: AgentIdParam,
+    query: HeartbeatQuery,
+    body: { content: { "application/json": { schema: HeartbeatBody } }, required: false },
+  },
+  responses: {
+    200: { description: "The next job for this agent's host, if any, and jobs to cancel", content: { "application/json": { schema: HeartbeatResponse } } },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+export const agentsRouter = createRouter()
+  .openapi(register, async (c) => {
+    const { hostname, version } = c.req.valid("json");
+    const agentId = crypto.randomUUID();
+    // The token carries the agent id so job routes can find the agent; only its hash is stored.
+    const token = `${agentId}.${newToken("dbt")}`;
+    await insertAgent(drizzle(c.env.DB), {
+      id: agentId,
+      hostname,
+      version,
+      tokenHash: await sha256Hex(token),
+      createdAt: new Date().toISOString(),
+    });
+    return c.json({ agent_id: agentId, token, heartbeat_interval_s: HEARTBEAT_INTERVAL_S }, 201);
+  })
+  .openapi(heartbeat, async (c) => {
+    const agent = c.get("agent")!;
+    const result = await hostQueue(c.env, agent.hostname).heartbeat(agent.id);
+    return c.json(result, 200);
+  });

@@ -1,0 +1,92 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { bodyLimit } from "hono/body-limit";
+import { parseAppsYaml } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
+import { sha256Hex } from "../crypto";
+import { insertConfigVersion } from "../db/queries";
+import { ApiError } from "../errors";
+import { apiAuth } from "../middleware/auth";
+import { createRouter } from "../openapi";
+import { errorResponses } from "../schemas/common";
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+const ConfigVersionSchema = z
+  .object({
+    version: z.number().int().openapi({ description: "0 is the bundled apps.yaml" }),
+    sha256: z.string(),
+    source: z.enum(["bundled", "stored"]),
+    apps: z.array(z.string()),
+    hosts: z.array(z.string()),
+    changed: z.boolean().openapi({ description: "false when the file equals the running one" }),
+  })
+  .openapi("ConfigVersion");
+
+const getConfig = createRoute({
+  method: "get",
+  path: "/v1/config",
+  tags: ["config"],
+  summary: "The running apps.yaml",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  responses: {
+    200: {
+      description: "The YAML text; X-Config-Version names its version (0: the bundled file)",
+      content: { "application/yaml": { schema: z.string() } },
+    },
+    ...errorResponses(401),
+  },
+});
+
+const putConfig = createRoute({
+  method: "put",
+  path: "/v1/config",
+  tags: ["config"],
+  summary: "Replace apps.yaml",
+  description: "Validated first: an invalid file answers 422 with the line and column of every problem and changes nothing.",
+  security: [{ apiToken: [] }],
+  middleware: [
+    apiAuth,
+    bodyLimit({
+      maxSize: MAX_CONFIG_BYTES,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", "apps.yaml is larger than 1 MiB");
+      },
+    }),
+  ] as const,
+  request: { body: { content: { "application/yaml": { schema: z.string() } }, required: true } },
+  responses: {
+    200: { description: "Stored; now running", content: { "application/json": { schema: ConfigVersionSchema } } },
+    ...errorResponses(401, 413, 422),
+  },
+});
+
+export const configRouter = createRouter()
+  .openapi(getConfig, async (c) => {
+    const running = await loadRunningConfig(c.env.DB);
+    c.header("X-Config-Version", String(running.version));
+    c.header("X-Config-Source", running.source);
+    return c.body(running.yaml, 200, { "Content-Type": "application/yaml; charset=utf-8" });
+  })
+  .openapi(putConfig, async (c) => {
+    const yaml = await c.req.text();
+    const result = parseAppsYaml(yaml);
+    if (!result.ok) {
+      const first = result.problems[0]!;
+      throw new ApiError(
+        422,
+        "invalid_config",
+        `apps.yaml has ${result.problems.length} problem(s); first at line ${first.line}, column ${first.column}: ${first.message}`,
+        result.problems,
+      );
+    }
+    const digest = await sha256Hex(yaml);
+    const running = await loadRunningConfig(c.env.DB);
+    const summary = { apps: Object.keys(result.config.apps), hosts: Object.keys(result.config.hosts) };
+    if (digest === (await sha256Hex(running.yaml))) {
+      return c.json({ version: running.version, sha256: digest, source: running.source, changed: false, ...summary }, 200);
+    }
+    const stored = await insertConfigVersion(drizzle(c.env.DB), yaml, digest, new Date().toISOString());
+    return c.json({ version: stored.id, sha256: digest, source: "stored" as const, changed: true, ...summary }, 200);
+  });

@@ -1,0 +1,130 @@
+import { createRoute } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { appsForRepo, normaliseRef, type AppsConfig } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
+import { decodeCursor, getJob, latestPushedSha, listJobs } from "../db/queries";
+import { ApiError } from "../errors";
+import { dispatch } from "../host/dispatch";
+import { hostQueue } from "../host/stub";
+import { apiAuth } from "../middleware/auth";
+import { createRouter } from "../openapi";
+import { errorResponses } from "../schemas/common";
+import { CreateJobBody, JobIdParam, JobListSchema, JobSchema, ListJobsQuery } from "../schemas/jobs";
+
+const json = (schema: typeof JobSchema | typeof JobListSchema) => ({ "application/json": { schema } });
+
+const createJob = createRoute({
+  method: "post",
+  path: "/v1/jobs",
+  tags: ["jobs"],
+  summary: "Queue a deploy of an app (or repo) at a ref on one host",
+  description:
+    "Without `sha`, deploys the newest commit GitHub pushed to that ref. The same app, ref, sha and host while queued or running answers 200 with the existing job.",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: { body: { content: { "application/json": { schema: CreateJobBody } }, required: true } },
+  responses: {
+    201: { description: "Queued", content: json(JobSchema) },
+    200: { description: "The same deploy is already queued or running", content: json(JobSchema) },
+    ...errorResponses(400, 401, 404, 422),
+  },
+});
+
+const listJobsRoute = createRoute({
+  method: "get",
+  path: "/v1/jobs",
+  tags: ["jobs"],
+  summary: "Job history, newest first",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: { query: ListJobsQuery },
+  responses: { 200: { description: "A page of jobs", content: json(JobListSchema) }, ...errorResponses(400, 401) },
+});
+
+const getJobRoute = createRoute({
+  method: "get",
+  path: "/v1/jobs/{id}",
+  tags: ["jobs"],
+  summary: "One job",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: { params: JobIdParam },
+  responses: { 200: { description: "The job", content: json(JobSchema) }, ...errorResponses(401, 404) },
+});
+
+const cancelJob = createRoute({
+  method: "post",
+  path: "/v1/jobs/{id}/cancel",
+  tags: ["jobs"],
+  summary: "Cancel a job",
+  description: "A queued job is cancelled at once (200). A running job's agent is told on its next heartbeat (202).",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: { params: JobIdParam },
+  responses: {
+    200: { description: "Cancelled", content: json(JobSchema) },
+    202: { description: "Cancel requested; the agent will stop the job", content: json(JobSchema) },
+    ...errorResponses(401, 404, 409),
+  },
+});
+
+/** The app a manual deploy means: by name, or the one app of `repo` that runs on `host`. */
+function resolveApp(config: AppsConfig, body: { app?: string | undefined; repo?: string | undefined; host: string }): string {
+  if (body.app) {
+    if (!(body.app in config.apps)) throw new ApiError(404, "unknown_app", `app "${body.app}" is not in apps.yaml`);
+    return body.app;
+  }
+  const candidates = appsForRepo(config, body.repo!);
+  if (candidates.length === 0) throw new ApiError(404, "unknown_repo", `repository "${body.repo}" is not in apps.yaml`);
+  const onHost = candidates.filter(([, app]) => app.hosts.includes(body.host));
+  if (onHost.length === 1) return onHost[0]![0];
+  if (onHost.length === 0) return candidates[0]![0]; // reported below as "not a host of this app"
+  throw new ApiError(422, "ambiguous_repo", `repository "${body.repo}" has several apps on ${body.host} (${onHost.map(([n]) => n).join(", ")}); give "app"`);
+}
+
+export const jobsRouter = createRouter()
+  .openapi(createJob, async (c) => {
+    const body = c.req.valid("json");
+    const { config } = await loadRunningConfig(c.env.DB);
+    if (!(body.host in config.hosts)) throw new ApiError(404, "unknown_host", `host "${body.host}" is not in apps.yaml`);
+    const appName = resolveApp(config, body);
+    const app = config.apps[appName]!;
+    if (!app.hosts.includes(body.host)) {
+      throw new ApiError(422, "host_not_in_app", `app "${appName}" does not deploy to ${body.host} (its hosts: ${app.hosts.join(", ")})`);
+    }
+    const ref = normaliseRef(app, body.ref);
+    const sha = body.sha ?? (await latestPushedSha(drizzle(c.env.DB), app.repo, ref));
+    if (!sha) {
+      throw new ApiError(422, "unknown_sha", `no push to ${ref} of ${app.repo} has been seen; give "sha"`);
+    }
+    const result = await dispatch(c.env, config, { appName, host: body.host, ref, sha, trigger: "api", deliveryId: null });
+    return c.json(result.job, result.created ? 201 : 200);
+  })
+  .openapi(listJobsRoute, async (c) => {
+    const query = c.req.valid("query");
+    if (query.cursor !== undefined && !decodeCursor(query.cursor)) {
+      throw new ApiError(400, "invalid_cursor", "cursor is not one this API returned");
+    }
+    return c.json(await listJobs(drizzle(c.env.DB), query), 200);
+  })
+  .openapi(getJobRoute, async (c) => {
+    const job = await getJob(drizzle(c.env.DB), c.req.valid("param").id);
+    if (!job) throw new ApiError(404, "job_not_found", "no such job");
+    return c.json(job, 200);
+  })
+  .openapi(cancelJob, async (c) => {
+    const { id } = c.req.valid("param");
+    const known = await getJob(drizzle(c.env.DB), id);
+    if (!known) throw new ApiError(404, "job_not_found", "no such job");
+    const result = await hostQueue(c.env, known.host).cancel(id);
+    switch (result.outcome) {
+      case "cancelled":
+        return c.json(result.job, 200);
+      case "cancel_requested":
+        return c.json(result.job, 202);
+      case "already_finished":
+        throw new ApiError(409, "job_finished", `job already ${result.job.status}`);
+      case "not_found":
+        throw new ApiError(404, "job_not_found", "no such job");
+    }
+  });

@@ -1,0 +1,154 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { bodyLimit } from "hono/body-limit";
+import { appsForRepo, tracksRef } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
+import { getDelivery, getJob, insertDelivery, type DeliveryRecord } from "../db/queries";
+import type { Env } from "../env";
+import { ApiError } from "../errors";
+import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, verifySignature } from "../github/webhook";
+import { dispatch } from "../host/dispatch";
+import { hostQueue } from "../host/stub";
+import { createRouter } from "../openapi";
+import { errorResponses } from "../schemas/common";
+import { JobSchema, type Job } from "../schemas/jobs";
+
+const WebhookAnswer = z
+  .object({
+    delivery_id: z.string(),
+    jobs: z.array(JobSchema),
+    ignored: z.string().optional().openapi({ description: "why the delivery queued nothing" }),
+  })
+  .openapi("WebhookAnswer");
+
+const githubWebhook = createRoute({
+  method: "post",
+  path: "/v1/webhooks/github",
+  tags: ["webhooks"],
+  summary: "GitHub push webhook (HMAC-SHA256 signed)",
+  description:
+    "Verifies X-Hub-Signature-256 over the raw body, then queues one job per host of every app that tracks the pushed ref. " +
+    "A repeated X-GitHub-Delivery answers with the first answer's jobs and queues nothing new.",
+  // Headers and body are checked by hand, after the signature: an unsigned request learns nothing but 401.
+  request: {
+    headers: z.object({
+      "x-github-event": z.string().optional().openapi({ example: "push" }),
+      "x-github-delivery": z.string().optional().openapi({ example: "72d3162e-cc78-11e3-81ab-4c9367dc0958" }),
+      "x-hub-signature-256": z.string().optional().openapi({ example: "sha256=<hex HMAC of the body>" }),
+    }),
+  },
+  middleware: [
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", "webhook body is larger than 25 MiB");
+      },
+    }),
+  ] as const,
+  responses: {
+    200: { description: "ping answered", content: { "application/json": { schema: z.object({ delivery_id: z.string(), pong: z.boolean() }) } } },
+    202: { description: "delivery accepted (jobs queued, or the reason it was ignored)", content: { "application/json": { schema: WebhookAnswer } } },
+    ...errorResponses(400, 401, 413),
+  },
+});
+
+/** The push payload: JSON, or GitHub's form encoding (`payload=<json>`) when the hook is set to it. */
+function decodeBody(raw: ArrayBuffer, contentType: string | undefined): unknown {
+  const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(raw);
+  const json = contentType?.startsWith("application/x-www-form-urlencoded")
+    ? new URLSearchParams(text).get("payload") ?? ""
+    : text;
+  return JSON.parse(json);
+}
+
+/** Current state of the jobs a delivery named: from their Durable Objects, else from history. */
+async function currentJobs(env: Env, refs: DeliveryRecord["jobs"]): Promise<Job[]> {
+  const found = await Promise.all(
+    refs.map(async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id))),
+  );
+  return found.filter((job): job is Job => job !== null);
+}
+
+export const webhooksRouter = createRouter().openapi(
+  githubWebhook,
+  async (c) => {
+    const db = drizzle(c.env.DB);
+    const raw = await c.req.arrayBuffer();
+    if (!(await verifySignature(c.env.GITHUB_WEBHOOK_SECRET, raw, c.req.header("x-hub-signature-256")))) {
+      throw new ApiError(401, "invalid_signature", "X-Hub-Signature-256 is missing or does not match the body");
+    }
+    const event = c.req.header("x-github-event");
+    const deliveryId = c.req.header("x-github-delivery");
+    if (!event || !deliveryId || deliveryId.length > 100) {
+      throw new ApiError(400, "invalid_headers", "X-GitHub-Event and X-GitHub-Delivery are required");
+    }
+    if (event === "ping") return c.json({ delivery_id: deliveryId, pong: true }, 200);
+
+    const previous = await getDelivery(db, deliveryId);
+    if (previous) {
+      const jobs = await currentJobs(c.env, previous.jobs);
+      return c.json({ delivery_id: deliveryId, jobs, ...(previous.ignored ? { ignored: previous.ignored } : {}) }, 202);
+    }
+
+    const now = new Date().toISOString();
+    const ignore = async (reason: string, push?: PushPayload) => {
+      await insertDelivery(db, {
+        id: deliveryId,
+        event,
+        repo: push?.repository.full_name ?? null,
+        ref: push?.ref ?? null,
+        sha: push && !isDeletion(push) ? push.after : null,
+        outcome: "ignored",
+        ignored: reason,
+        jobs: [],
+        createdAt: now,
+      });
+      return c.json({ delivery_id: deliveryId, jobs: [], ignored: reason }, 202);
+    };
+
+    if (event !== "push") return ignore(`event "${event}" is not handled; only push deploys`);
+
+    let body: unknown;
+    try {
+      body = decodeBody(raw, c.req.header("content-type"));
+    } catch {
+      throw new ApiError(400, "invalid_json", "webhook body is not valid JSON");
+    }
+    const parsed = PushPayload.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ApiError(400, "invalid_payload", `not a push payload: ${issue?.path.join(".") || "body"}: ${issue?.message}`);
+    }
+    const push = parsed.data;
+    if (isDeletion(push)) return ignore(`${push.ref} was deleted`, push);
+
+    const { config } = await loadRunningConfig(c.env.DB);
+    const apps = appsForRepo(config, push.repository.full_name);
+    if (apps.length === 0) return ignore(`repository ${push.repository.full_name} is not in apps.yaml`, push);
+    const tracking = apps.filter(([, app]) => tracksRef(app, push.ref));
+    if (tracking.length === 0) {
+      return ignore(`${push.ref} is not tracked by ${apps.map(([name]) => name).join(", ")}`, push);
+    }
+
+    const results = await Promise.all(
+      tracking.flatMap(([appName, app]) =>
+        app.hosts.map((host) =>
+          dispatch(c.env, config, { appName, host, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId }),
+        ),
+      ),
+    );
+    const jobs = results.map((r) => r.job);
+    await insertDelivery(db, {
+      id: deliveryId,
+      event,
+      repo: push.repository.full_name,
+      ref: push.ref,
+      sha: push.after,
+      outcome: "queued",
+      ignored: null,
+      jobs: jobs.map((job) => ({ id: job.id, host: job.host })),
+      createdAt: now,
+    });
+    return c.json({ delivery_id: deliveryId, jobs }, 202);
+  },
+);

@@ -1,0 +1,44 @@
+import { z } from "@hono/zod-openapi";
+import { HOST_NAME } from "./common";
+import { JobSchema } from "./jobs";
+
+export const RegisterBody = z
+  .object({
+    hostname: z.string().regex(HOST_NAME, "hostname must be 1-63 letters, digits, '.', '_' or '-'"),
+    version: z.string().min(1).max(64),
+  })
+  .openapi("RegisterAgent");
+
+export const RegisterResponse = z
+  .object({ agent_id: z.string(), token: z.string(), heartbeat_interval_s: z.number().int() })
+  .openapi("AgentRegistration");
+
+export const AgentIdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+
+export const HeartbeatBody = z
+  .object({ running_job_id: z.string().nullable().optional() })
+  .openapi("Heartbeat");
+
+export const HeartbeatQuery = z.object({
+  wait: z.coerce.number().int().min(0).max(50).default(0).openapi({ description: "long-poll seconds (0-50)" }),
+});
+
+/** What an agent needs to run a job: the Job plus its rendered deploy section. */
+export const DeploySpecSchema = z
+  .object({
+    image: z.string(),
+    container: z.string(),
+    ports: z.array(z.string()),
+    env: z.record(z.string(), z.string()),
+    health: z.object({ url: z.string(), timeout: z.number() }).optional(),
+  })
+  .openapi("DeploySpec");
+
+export const AssignedJobSchema = JobSchema.extend({
+  deploy: DeploySpecSchema,
+  lease_s: z.number(),
+}).openapi("AssignedJob");
+
+export const HeartbeatResponse = z
+  .object({ job: AssignedJobSchema.nullable(), cancel: z.array(z.string()) })
+  .openapi("HeartbeatResponse");

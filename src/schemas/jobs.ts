@@ -1,0 +1,56 @@
+import { z } from "@hono/zod-openapi";
+import { HOST_NAME, SHA } from "./common";
+
+export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly JobStatus[] = ["queued", "running"];
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    app: z.string(),
+    repo: z.string().openapi({ example: "acme/web" }),
+    ref: z.string().openapi({ example: "refs/heads/main" }),
+    sha: z.string().openapi({ example: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" }),
+    host: z.string(),
+    mode: z.enum(["agent", "ssh"]),
+    status: z.enum(JOB_STATUSES),
+    attempt: z.number().int(),
+    agent_id: z.string().nullable(),
+    trigger: z.string().openapi({ description: "webhook, api, rollback or retry" }),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    exit_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi("Job");
+export type Job = z.infer<typeof JobSchema>;
+
+export const CreateJobBody = z
+  .object({
+    app: z.string().min(1).optional(),
+    repo: z.string().min(1).optional(),
+    ref: z.string().min(1).max(255),
+    sha: z.string().regex(SHA, "sha must be a full 40-character lower-case hex commit id").optional(),
+    host: z.string().regex(HOST_NAME, "host must be a host name from apps.yaml"),
+  })
+  .refine((body) => (body.app === undefined) !== (body.repo === undefined), {
+    message: 'give exactly one of "app" or "repo"',
+    path: ["app"],
+  })
+  .openapi("CreateJob");
+
+export const JobIdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+
+export const ListJobsQuery = z.object({
+  host: z.string().optional(),
+  app: z.string().optional(),
+  status: z.enum(JOB_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().optional().openapi({ description: "next_cursor of the previous page" }),
+});
+
+export const JobListSchema = z
+  .object({ jobs: z.array(JobSchema), next_cursor: z.string().nullable() })
+  .openapi("JobList");

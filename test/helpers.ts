@@ -1,0 +1,80 @@
+import { exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
+
+export const ADMIN = "test-admin-token";
+export const ENROLL = "test-enroll-token";
+export const WEBHOOK_SECRET = "test-webhook-secret";
+export const BASE = "http://deploybot.test";
+
+/** A request to the Worker under test, through its real fetch handler. */
+export function call(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const { token = ADMIN, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  if (typeof rest.body === "string" && !headers.has("content-type")) headers.set("content-type", "application/json");
+  return exports.default.fetch(new Request(`${BASE}${path}`, { ...rest, headers }));
+}
+
+export async function callJson<T = any>(path: string, init: RequestInit & { token?: string | null } = {}) {
+  const res = await call(path, init);
+  const body = (await res.json()) as T;
+  return { status: res.status, body, headers: res.headers };
+}
+
+export async function hmacHex(secret: string, body: string | Uint8Array): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const data = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const sig = await crypto.subtle.sign("HMAC", key, data);
+  return [...new Uint8Array(sig)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+let deliveryCounter = 0;
+
+/** Sends a webhook signed as GitHub signs it. */
+export async function sendWebhook(
+  event: string,
+  payload: unknown,
+  options: { delivery?: string; secret?: string; signature?: string | null } = {},
+): Promise<Response> {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "x-github-event": event,
+    "x-github-delivery": options.delivery ?? `delivery-${Date.now()}-${++deliveryCounter}`,
+  };
+  if (options.signature !== null) {
+    headers["x-hub-signature-256"] = options.signature ?? `sha256=${await hmacHex(options.secret ?? WEBHOOK_SECRET, body)}`;
+  }
+  return call("/v1/webhooks/github", { method: "POST", body, headers, token: null });
+}
+
+/** Replaces the running apps.yaml through the API. */
+export async function putConfig(yaml: string): Promise<Response> {
+  return call("/v1/config", { method: "PUT", body: yaml, headers: { "content-type": "application/yaml" } });
+}
+
+export const sha = (n: number) => n.toString(16).padStart(40, "a").slice(-40);
+
+/** Registers an agent for `hostname` and returns its id and token. */
+export async function registerAgent(hostname: string) {
+  const { status, body } = await callJson<{ agent_id: string; token: string }>("/v1/agents/register", {
+    method: "POST",
+    token: ENROLL,
+    body: JSON.stringify({ hostname, version: "test" }),
+  });
+  if (status !== 201) throw new Error(`register failed: ${status}`);
+  return body;
+}
+
+/** Waits until the host's outbox has delivered everything to D1 (the flush runs after the response). */
+export async function settleHistory(host: string): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const stub = env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
+  await runInDurableObject(stub, async (instance: import("../src/host/host-queue").HostQueue) => {
+    await instance.outbox.flush();
+  });
+}
+
+export function hostStub(host: string) {
+  return env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
+}

@@ -1,0 +1,39 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig, type Plugin } from "vitest/config";
+
+/** Mirrors wrangler.toml's Text rule: `import text from "apps.yaml"` gives the file's text. */
+function yamlAsText(): Plugin {
+  return {
+    name: "yaml-as-text",
+    transform(code, id) {
+      if (id.endsWith(".yaml") || id.endsWith(".yml")) return { code: `export default ${JSON.stringify(code)};`, map: null };
+      return undefined;
+    },
+  };
+}
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      yamlAsText(),
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            GITHUB_WEBHOOK_SECRET: "test-webhook-secret",
+            DEPLOYBOT_API_TOKENS: "test-admin-token,second-admin-token",
+            AGENT_ENROLL_TOKEN: "test-enroll-token",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      // Request log lines are asserted where they matter; elsewhere they only bury failures.
+      onConsoleLog: (log) => !log.includes('"msg":"request"'),
+    },
+  };
+});
