@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# scripts/services/docker.sh — the Docker engine and local registry that the
+# .NET agent's integration tests (agent-dotnet/) run against.
+#
+# What it does, as root on Debian 12, with no network beyond Debian's apt:
+#   1. installs docker.io, docker-registry, busybox-static and curl with apt
+#      (skipped when dockerd, docker-registry and /bin/busybox are present);
+#   2. starts `dockerd --storage-driver=vfs` in the background unless an engine
+#      already answers on /var/run/docker.sock (log: $STATE_DIR/dockerd.log);
+#   3. writes a registry config ($STATE_DIR/registry.yml, data under
+#      $STATE_DIR/registry) and starts `docker-registry serve` on
+#      127.0.0.1:5000 unless something already answers there;
+#   4. waits until both answer;
+#   5. builds the test images offline from a busybox-static rootfs
+#      (`docker import`) and pushes them, unless the registry has them all:
+#        127.0.0.1:5000/deploybot/hello:v1      GET /up → 200, / → "hello v1"
+#        127.0.0.1:5000/deploybot/hello:v2      GET /up → 200, / → "hello v2"
+#        127.0.0.1:5000/deploybot/hello:broken  GET /up → 404, / → "hello broken"
+#      Each runs `busybox httpd -f -p 80 -h /www`.
+#
+# Idempotent: a second run installs, starts and builds nothing and takes about
+# a second. The daemons outlive this script (setsid); stop them by the pids in
+# $STATE_DIR/*.pid.
+set -euo pipefail
+
+STATE_DIR=${DEPLOYBOT_SERVICES_DIR:-/var/lib/deploybot-services}
+REGISTRY_ADDR=127.0.0.1:5000
+DOCKER_SOCK=/var/run/docker.sock
+IMAGE_REPO=$REGISTRY_ADDR/deploybot/hello
+TAGS=(v1 v2 broken)
+
+log() { printf '[docker.sh] %s\n' "$*" >&2; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND every half second.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${seconds}s waiting for $what"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+docker_answers() { curl -fsS --max-time 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping; }
+registry_answers() { curl -fsS --max-time 2 "http://$REGISTRY_ADDR/v2/"; }
+
+install_packages() {
+  if command -v dockerd >/dev/null && command -v docker-registry >/dev/null \
+     && [ -x /bin/busybox ] && command -v curl >/dev/null; then
+    return
+  fi
+  log "installing docker.io docker-registry busybox-static curl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d 101: the packages' own init scripts must not start anything;
+  # this script starts the daemons itself with the options the tests need.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends \
+    docker.io docker-registry busybox-static curl iptables ca-certificates >/dev/null
+  if ((created_policy)); then rm -f "$policy"; fi
+}
+
+start_dockerd() {
+  if docker_answers >/dev/null 2>&1; then return; fi
+  log "starting dockerd (storage driver vfs)"
+  setsid nohup dockerd --storage-driver=vfs --host="unix://$DOCKER_SOCK" \
+    >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/dockerd.pid"
+  if ! wait_for "dockerd on $DOCKER_SOCK" 60 docker_answers; then
+    tail -n 30 "$STATE_DIR/dockerd.log" >&2 || true
+    exit 1
+  fi
+}
+
+start_registry() {
+  if registry_answers >/dev/null 2>&1; then return; fi
+  mkdir -p "$STATE_DIR/registry"
+  cat >"$STATE_DIR/registry.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+YAML
+  log "starting docker-registry on $REGISTRY_ADDR"
+  setsid nohup docker-registry serve "$STATE_DIR/registry.yml" \
+    >"$STATE_DIR/registry.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/registry.pid"
+  if ! wait_for "docker-registry on $REGISTRY_ADDR" 30 registry_answers; then
+    tail -n 30 "$STATE_DIR/registry.log" >&2 || true
+    exit 1
+  fi
+}
+
+registry_has_all_tags() {
+  local list tag
+  list=$(curl -fsS --max-time 5 "http://$REGISTRY_ADDR/v2/deploybot/hello/tags/list" 2>/dev/null) || return 1
+  for tag in "${TAGS[@]}"; do
+    grep -q "\"$tag\"" <<<"$list" || return 1
+  done
+}
+
+# build_image TAG: a rootfs of busybox-static plus /www, imported as one layer.
+build_image() {
+  local tag=$1 root
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/www" "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in sh httpd wget cat echo ls sleep; do
+    ln -s busybox "$root/bin/$applet"
+  done
+  printf 'hello %s\n' "$tag" >"$root/www/index.html"
+  if [ "$tag" != broken ]; then
+    printf 'ok\n' >"$root/www/up"
+  fi
+  tar -C "$root" -c . | docker import \
+    --change 'CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]' \
+    --change 'EXPOSE 80' \
+    - "$IMAGE_REPO:$tag" >/dev/null
+  rm -rf "$root"
+  docker push -q "$IMAGE_REPO:$tag" >/dev/null
+  log "pushed $IMAGE_REPO:$tag"
+}
+
+main() {
+  if [ "$(id -u)" -ne 0 ]; then log "run me as root"; exit 1; fi
+  mkdir -p "$STATE_DIR"
+  install_packages
+  start_dockerd
+  start_registry
+  if ! registry_has_all_tags; then
+    local tag
+    for tag in "${TAGS[@]}"; do build_image "$tag"; done
+  fi
+  log "ready: docker on unix://$DOCKER_SOCK, registry on $REGISTRY_ADDR"
+}
+
+main "$@"
