@@ -135,7 +135,9 @@ export function parseAppsYaml(text: string): ParseResult {
       ok: false,
       problems: doc.errors.map((error) => {
         const { line, col } = position(error.pos[0]);
-        return { path: "", line, column: col, message: error.message.split("\n")[0] ?? error.code };
+        // The library appends "at line L, column C:" and a code excerpt; we report those as fields.
+        const message = (error.message.split("\n")[0] ?? error.code).replace(/ at line \d+, column \d+:?\s*$/, "");
+        return { path: "", line, column: col, message };
       }),
     };
   }

@@ -1,0 +1,165 @@
+import examples from "@octokit/webhooks-examples";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import fixture from "./fixtures/apps.test.yaml";
+import { call, callJson, hostStub, putConfig, sendWebhook, settleHistory } from "./helpers";
+
+// Real payloads as GitHub sends them (Codertocat/Hello-World; the fixture config tracks that repo).
+const pushes = examples.find((d) => d.name === "push")!.examples as any[];
+const pings = examples.find((d) => d.name === "ping")!.examples as any[];
+const branchPush = pushes.find((p) => p.ref === "refs/heads/master" && !p.deleted)!;
+const tagPush = pushes.find((p) => p.ref.startsWith("refs/tags/") && !p.deleted)!;
+const tagDelete = pushes.find((p) => p.deleted)!;
+
+const withRef = (ref: string, after = branchPush.after) => ({ ...branchPush, ref, after });
+const jobsIn = async (host: string) => hostStub(host).queued();
+
+beforeAll(async () => {
+  expect((await putConfig(fixture)).status).toBe(200);
+});
+
+describe("POST /v1/webhooks/github", () => {
+  it("answers 401 and stores nothing when the signature is missing", async () => {
+    const res = await sendWebhook("push", withRef("refs/heads/master", "1".repeat(40)), { signature: null, delivery: "unsigned" });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: { code: "invalid_signature", message: expect.any(String) } });
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id = 'unsigned'").first("n")).toBe(0);
+  });
+
+  it("answers 401 for a signature made with another secret, a tampered body or a malformed header", async () => {
+    const payload = withRef("refs/heads/master", "2".repeat(40));
+    expect((await sendWebhook("push", payload, { secret: "not-the-secret" })).status).toBe(401);
+    expect((await sendWebhook("push", payload, { signature: "sha256=zz" })).status).toBe(401);
+    expect((await sendWebhook("push", payload, { signature: "sha1=" + "0".repeat(40) })).status).toBe(401);
+    const body = JSON.stringify(payload);
+    const { hmacHex } = await import("./helpers");
+    const signature = `sha256=${await hmacHex("test-webhook-secret", body)}`;
+    const tampered = body.replace("2222", "3333");
+    expect((await sendWebhook("push", tampered, { signature })).status).toBe(401);
+    expect(await jobsIn("host-01")).toEqual([]);
+  });
+
+  it("answers a signed ping with 200", async () => {
+    const res = await sendWebhook("ping", pings[0], { delivery: "ping-1" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ delivery_id: "ping-1", pong: true });
+  });
+
+  it("queues one job per host for a push to a tracked branch", async () => {
+    const res = await sendWebhook("push", branchPush, { delivery: "push-branch" });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as any;
+    expect(body.delivery_id).toBe("push-branch");
+    expect(body.ignored).toBeUndefined();
+    expect(body.jobs.map((j: any) => j.host).sort()).toEqual(["host-01", "host-02"]);
+    for (const job of body.jobs) {
+      expect(job).toMatchObject({
+        app: "hello",
+        repo: "Codertocat/Hello-World",
+        ref: "refs/heads/master",
+        sha: branchPush.after,
+        mode: "agent",
+        status: "queued",
+        attempt: 1,
+        agent_id: null,
+        trigger: "webhook",
+        started_at: null,
+        finished_at: null,
+        exit_code: null,
+        error: null,
+      });
+      expect(new Date(job.created_at).toISOString()).toBe(job.created_at);
+    }
+    expect((await jobsIn("host-01")).map((j) => j.id)).toContain(body.jobs.find((j: any) => j.host === "host-01").id);
+  });
+
+  it("answers a redelivery with the first answer's jobs and queues nothing new", async () => {
+    const payload = withRef("refs/heads/master", "4".repeat(40));
+    const first = (await (await sendWebhook("push", payload, { delivery: "redelivered" })).json()) as any;
+    const queuedBefore = (await jobsIn("host-01")).length;
+    const again = await sendWebhook("push", payload, { delivery: "redelivered" });
+    expect(again.status).toBe(202);
+    const second = (await again.json()) as any;
+    expect(second.jobs.map((j: any) => j.id).sort()).toEqual(first.jobs.map((j: any) => j.id).sort());
+    expect((await jobsIn("host-01")).length).toBe(queuedBefore);
+  });
+
+  it("queues jobs for a push of a tag that matches the app's tag patterns", async () => {
+    const res = await sendWebhook("push", tagPush, { delivery: "push-tag" });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as any;
+    expect(body.jobs).toHaveLength(2);
+    expect(body.jobs[0].ref).toBe("refs/tags/simple-tag");
+  });
+
+  it.each([
+    ["a deleted ref", "push", () => tagDelete, "refs/tags/simple-tag was deleted"],
+    ["an untracked branch", "push", () => withRef("refs/heads/feature/x"), "refs/heads/feature/x is not tracked by hello"],
+    ["an unknown repo", "push", () => ({ ...branchPush, repository: { ...branchPush.repository, full_name: "someone/else" } }), "repository someone/else is not in apps.yaml"],
+    ["another event", "issues", () => ({ action: "opened" }), 'event "issues" is not handled; only push deploys'],
+  ])("answers 202 with no jobs and the reason for %s", async (_case, event, payload, reason) => {
+    const before = (await jobsIn("host-01")).length;
+    const res = await sendWebhook(event, payload());
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ delivery_id: expect.any(String), jobs: [], ignored: reason });
+    expect((await jobsIn("host-01")).length).toBe(before);
+  });
+
+  it("accepts GitHub's form-encoded payloads", async () => {
+    const payload = withRef("refs/heads/release/1", "5".repeat(40));
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const { hmacHex } = await import("./helpers");
+    const res = await call("/v1/webhooks/github", {
+      method: "POST",
+      token: null,
+      body,
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-github-event": "push",
+        "x-github-delivery": "form-1",
+        "x-hub-signature-256": `sha256=${await hmacHex("test-webhook-secret", body)}`,
+      },
+    });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as any).jobs).toHaveLength(2);
+  });
+
+  it("answers 400 for a signed body that is not JSON, or JSON that is not a push", async () => {
+    const notJson = await sendWebhook("push", "{this is not json");
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as any).error.code).toBe("invalid_json");
+    const notPush = await sendWebhook("push", { zen: "hello" });
+    expect(notPush.status).toBe(400);
+    expect(((await notPush.json()) as any).error.code).toBe("invalid_payload");
+    const noDelivery = await call("/v1/webhooks/github", {
+      method: "POST",
+      token: null,
+      body: "{}",
+      headers: { "x-github-event": "push", "x-hub-signature-256": `sha256=${await (await import("./helpers")).hmacHex("test-webhook-secret", "{}")}` },
+    });
+    expect(noDelivery.status).toBe(400);
+  });
+
+  it("answers 413 for a body over 25 MiB, by its length, before reading it", async () => {
+    const big = new Uint8Array(25 * 1024 * 1024 + 1).fill(0x20);
+    const res = await call("/v1/webhooks/github", {
+      method: "POST",
+      token: null,
+      body: big,
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "too-big", "x-hub-signature-256": "sha256=00" },
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error.code).toBe("payload_too_large");
+  });
+
+  it("records deliveries and their jobs in D1", async () => {
+    await sendWebhook("push", withRef("refs/heads/master", "6".repeat(40)), { delivery: "recorded" });
+    await settleHistory("host-01");
+    await settleHistory("host-02");
+    const row = await env.DB.prepare("SELECT outcome, repo, ref, sha, jobs FROM deliveries WHERE id = 'recorded'").first<any>();
+    expect(row).toMatchObject({ outcome: "queued", repo: "Codertocat/Hello-World", ref: "refs/heads/master", sha: "6".repeat(40) });
+    const ids = JSON.parse(row.jobs).map((j: any) => j.id);
+    const listed = await callJson(`/v1/jobs?app=hello&limit=200`);
+    expect(listed.body.jobs.map((j: any) => j.id)).toEqual(expect.arrayContaining(ids));
+  });
+});
