@@ -268,10 +268,8 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    for (const timer of this.schedule.due(now)) {
-      if (timer.kind === "outbox") await this.outbox.flush();
-    }
+    // Any alarm is a good moment to retry history: a delivery attempt is harmless when D1 is still down.
+    if (this.outbox.pending() > 0) await this.outbox.flush();
     this.prune();
     await this.schedule.rearm();
   }

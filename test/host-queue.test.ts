@@ -1,0 +1,200 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { EnqueueRequest, HostQueue } from "../src/host/host-queue";
+import { d1HistoryWriter, type HistoryWriter } from "../src/host/history";
+import type { JobSnapshot } from "../src/db/queries";
+import { sha } from "./helpers";
+
+let hostCounter = 0;
+/** A fresh host (a fresh Durable Object) per test. */
+function freshHost() {
+  const host = `dohost-${++hostCounter}-${crypto.randomUUID().slice(0, 8)}`;
+  return { host, stub: env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host)) };
+}
+
+function request(host: string, overrides: Partial<EnqueueRequest> = {}): EnqueueRequest {
+  return {
+    app: "web",
+    repo: "acme/web",
+    ref: "refs/heads/main",
+    sha: sha(1),
+    host,
+    mode: "agent",
+    trigger: "api",
+    delivery_id: null,
+    deploy: { image: "registry.test/web:1", container: "web", ports: [], env: {} },
+    lease_s: 60,
+    retries: 1,
+    ...overrides,
+  };
+}
+
+describe("HostQueue", () => {
+  it("keeps queued jobs in the order they came", async () => {
+    const { host, stub } = freshHost();
+    const a = await stub.enqueue(request(host, { app: "a" }));
+    const b = await stub.enqueue(request(host, { app: "b" }));
+    const c = await stub.enqueue(request(host, { app: "c" }));
+    expect([a.created, b.created, c.created]).toEqual([true, true, true]);
+    expect((await stub.queued()).map((j) => j.app)).toEqual(["a", "b", "c"]);
+  });
+
+  it("returns the existing job for the same app, ref and sha while it is queued or running", async () => {
+    const { host, stub } = freshHost();
+    const first = await stub.enqueue(request(host));
+    const again = await stub.enqueue(request(host));
+    expect(again).toMatchObject({ created: false, job: { id: first.job.id } });
+    await stub.heartbeat("agent-1");
+    const whileRunning = await stub.enqueue(request(host));
+    expect(whileRunning).toMatchObject({ created: false, job: { id: first.job.id, status: "running" } });
+    const otherSha = await stub.enqueue(request(host, { sha: sha(2) }));
+    expect(otherSha.created).toBe(true);
+  });
+
+  it("returns the job a delivery already made, even after it finished", async () => {
+    const { host, stub } = freshHost();
+    const first = await stub.enqueue(request(host, { delivery_id: "d-1" }));
+    await stub.cancel(first.job.id);
+    const again = await stub.enqueue(request(host, { delivery_id: "d-1" }));
+    expect(again).toMatchObject({ created: false, job: { id: first.job.id, status: "cancelled" } });
+  });
+
+  it("cancels an older queued job of the same app when a newer push arrives, naming the newer job", async () => {
+    const { host, stub } = freshHost();
+    const older = await stub.enqueue(request(host, { sha: sha(1) }));
+    const other = await stub.enqueue(request(host, { app: "api", sha: sha(1) }));
+    const newer = await stub.enqueue(request(host, { sha: sha(2) }));
+    expect(newer.superseded).toEqual([older.job.id]);
+    expect(await stub.getJob(older.job.id)).toMatchObject({
+      status: "cancelled",
+      error: `superseded by job ${newer.job.id}`,
+      finished_at: expect.any(String),
+    });
+    expect((await stub.queued()).map((j) => j.id)).toEqual([other.job.id, newer.job.id]);
+  });
+
+  it("does not supersede a running job", async () => {
+    const { host, stub } = freshHost();
+    const running = await stub.enqueue(request(host, { sha: sha(1) }));
+    await stub.heartbeat("agent-1");
+    const newer = await stub.enqueue(request(host, { sha: sha(2) }));
+    expect(newer.superseded).toEqual([]);
+    expect(await stub.getJob(running.job.id)).toMatchObject({ status: "running" });
+  });
+
+  it("runs at most one job per host at a time", async () => {
+    const { host, stub } = freshHost();
+    await stub.enqueue(request(host, { app: "a" }));
+    await stub.enqueue(request(host, { app: "b" }));
+    const first = await stub.heartbeat("agent-1");
+    expect(first.job).toMatchObject({ app: "a", status: "running", agent_id: "agent-1", lease_s: 60 });
+    expect(first.job!.deploy).toEqual({ image: "registry.test/web:1", container: "web", ports: [], env: {} });
+    expect((await stub.heartbeat("agent-1")).job).toBeNull();
+    expect((await stub.heartbeat("agent-2")).job).toBeNull();
+    expect(await stub.state()).toMatchObject({ queued: 1, running_job_id: first.job!.id });
+  });
+
+  it("gives a job to exactly one of two agents racing for it", async () => {
+    const { host, stub } = freshHost();
+    const queued = await stub.enqueue(request(host));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => stub.heartbeat(i % 2 ? "agent-odd" : "agent-even")),
+    );
+    const winners = results.filter((r) => r.job !== null);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]!.job!.id).toBe(queued.job.id);
+  });
+
+  it("cancels a queued job at once and flags a running one for its agent", async () => {
+    const { host, stub } = freshHost();
+    const running = await stub.enqueue(request(host, { app: "a" }));
+    const queued = await stub.enqueue(request(host, { app: "b" }));
+    await stub.heartbeat("agent-1");
+    expect(await stub.cancel(queued.job.id)).toMatchObject({ outcome: "cancelled", job: { status: "cancelled" } });
+    expect(await stub.cancel(queued.job.id)).toMatchObject({ outcome: "already_finished" });
+    expect(await stub.cancel(running.job.id)).toMatchObject({ outcome: "cancel_requested", job: { status: "running" } });
+    expect(await stub.heartbeat("agent-1")).toEqual({ job: null, cancel: [running.job.id] });
+    expect((await stub.heartbeat("agent-2")).cancel).toEqual([]);
+    expect(await stub.cancel("no-such-job")).toEqual({ outcome: "not_found" });
+  });
+
+  it("reports host state: queue length, running job and the last agent heard", async () => {
+    const { host, stub } = freshHost();
+    expect(await stub.state()).toEqual({ queued: 0, running_job_id: null, agent_id: null, last_heartbeat_at: null, online: false });
+    await stub.enqueue(request(host));
+    await stub.heartbeat("agent-9");
+    const state = await stub.state();
+    expect(state).toMatchObject({ queued: 0, agent_id: "agent-9", online: true });
+    expect(state.running_job_id).not.toBeNull();
+  });
+
+  it("loses nothing when the object is evicted", async () => {
+    const { host, stub } = freshHost();
+    const a = await stub.enqueue(request(host, { app: "a" }));
+    const b = await stub.enqueue(request(host, { app: "b" }));
+    await stub.heartbeat("agent-1");
+    await evictDurableObject(stub);
+    expect(await stub.getJob(a.job.id)).toMatchObject({ status: "running", agent_id: "agent-1" });
+    expect((await stub.queued()).map((j) => j.id)).toEqual([b.job.id]);
+    expect(await stub.enqueue(request(host, { app: "b" }))).toMatchObject({ created: false, job: { id: b.job.id } });
+  });
+});
+
+describe("HostQueue outbox", () => {
+  const d1Row = (id: string) => env.DB.prepare("SELECT status, version FROM jobs WHERE id = ?").bind(id).first<{ status: string; version: number }>();
+
+  it("delivers every transition to D1", async () => {
+    const { host, stub } = freshHost();
+    const { job } = await stub.enqueue(request(host));
+    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    expect(await d1Row(job.id)).toEqual({ status: "queued", version: 1 });
+    await stub.heartbeat("agent-1");
+    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
+  });
+
+  it("keeps transitions while D1 fails and delivers them from the alarm afterwards", async () => {
+    const { host, stub } = freshHost();
+    const failures: number[] = [];
+    // Inject a failing history writer in the live object (the same instance serves the calls below).
+    await runInDurableObject(stub, (instance: HostQueue) => {
+      const failing: HistoryWriter = {
+        async write() {
+          failures.push(Date.now());
+          throw new Error("D1_ERROR: injected outage");
+        },
+      };
+      instance.outbox.writer = failing;
+    });
+    const { job } = await stub.enqueue(request(host));
+    await stub.heartbeat("agent-1");
+    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    expect(failures.length).toBeGreaterThan(0);
+    expect(await d1Row(job.id)).toBeNull();
+    const pending = await runInDurableObject(stub, (instance: HostQueue, state) => ({
+      outbox: instance.outbox.pending(),
+      alarm: state.storage.getAlarm(),
+    }));
+    expect(pending.outbox).toBe(2);
+    expect(await pending.alarm).not.toBeNull();
+
+    // D1 is back: the alarm delivers both transitions in order.
+    await runInDurableObject(stub, (instance: HostQueue) => {
+      instance.outbox.writer = d1HistoryWriter(env.DB);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
+    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
+  });
+
+  it("never lets an older snapshot overwrite a newer one in D1", async () => {
+    const { host, stub } = freshHost();
+    const { job } = await stub.enqueue(request(host));
+    await stub.heartbeat("agent-1");
+    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    const stale: JobSnapshot = { ...(await stub.getJob(job.id))!, status: "queued", agent_id: null, delivery_id: null, version: 1 };
+    await runInDurableObject(stub, async (instance: HostQueue) => instance.outbox.writer.write([stale]));
+    expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
+  });
+});
