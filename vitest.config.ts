@@ -33,7 +33,7 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts", "src/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
       // Request log lines are asserted where they matter; elsewhere they only bury failures.
-      onConsoleLog: (log) => !log.includes('"msg":"request"'),
+      onConsoleLog: (log: string) => !log.includes('"msg":"request"'),
     },
   };
 });
