@@ -1,0 +1,56 @@
+namespace DeployBot.Agent.Deploy;
+
+/// <summary>The steps of a deploy, in order; a failure names the one it happened in.</summary>
+public enum DeployStep
+{
+    Validate,
+    Pull,
+    StopPrevious,
+    Create,
+    Start,
+    Health,
+    RemovePrevious,
+}
+
+public enum DeployOutcome
+{
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>
+/// How a deploy ended. <see cref="Step"/> is the step that failed or was cancelled (the last step on success).
+/// <see cref="RolledBack"/> says the previous container is back under its name (running if it ran before);
+/// <see cref="RollbackError"/> says why it could not be put back, if it could not.
+/// </summary>
+public sealed record DeployResult(
+    DeployOutcome Outcome,
+    DeployStep Step,
+    string? Error,
+    string? ContainerId,
+    bool RolledBack = false,
+    string? RollbackError = null)
+{
+    /// <summary>The step's name as it appears in messages: <c>pull</c>, <c>stop-previous</c>, <c>health</c> …</summary>
+    public static string StepName(DeployStep step) => step switch
+    {
+        DeployStep.Validate => "validate",
+        DeployStep.Pull => "pull",
+        DeployStep.StopPrevious => "stop-previous",
+        DeployStep.Create => "create",
+        DeployStep.Start => "start",
+        DeployStep.Health => "health",
+        DeployStep.RemovePrevious => "remove-previous",
+        _ => step.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>One line for the job's <c>error</c> field; null on success.</summary>
+    public string? Summary => Outcome switch
+    {
+        DeployOutcome.Succeeded => null,
+        _ => $"{(Outcome == DeployOutcome.Cancelled ? "cancelled" : "failed")} at {StepName(Step)}: {Error}"
+             + (RollbackError is not null ? $"; rollback failed: {RollbackError}"
+                : RolledBack ? "; previous container restored" : ""),
+    };
+}
