@@ -1,0 +1,310 @@
+using System.Text.Json.Nodes;
+using DeployBot.Agent.Docker;
+
+namespace DeployBot.Agent.Deploy;
+
+/// <summary>Carries out one deployment on this host's Docker engine.</summary>
+public interface IDeployEngine
+{
+    /// <summary>
+    /// Deploys <paramref name="job"/>. Never throws for a failed deploy: the result says what happened.
+    /// Cancelling <paramref name="cancellationToken"/> stops the deploy at the step it is in and puts
+    /// the previous container back.
+    /// </summary>
+    Task<DeployResult> DeployAsync(DeployJob job, IDeployLog log, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The deploy state machine: pull → rename and stop the current container → create and start the new
+/// one → wait for health → remove the old one. Any failure or cancellation after the current container
+/// was touched removes the new container and puts the old one back under its name, running if it ran.
+///
+/// Image policy: the image is always pulled (a tag may have moved), but when the pull fails with an
+/// answer from the engine or registry and the image is already on this host, the local copy is used.
+/// Images are never deleted, so a rollback deploy to the previous release works with the registry down.
+///
+/// Assumes one deploy per container name at a time: the controller runs one job per host.
+/// </summary>
+public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeProvider time, DeployEngineOptions options)
+    : IDeployEngine
+{
+    private readonly IDockerClient _docker = docker;
+    private readonly IHealthProbe _probe = probe;
+    private readonly TimeProvider _time = time;
+    private readonly DeployEngineOptions _options = options;
+
+    public Task<DeployResult> DeployAsync(DeployJob job, IDeployLog log, CancellationToken cancellationToken) =>
+        new Attempt(this, job, log).RunAsync(cancellationToken);
+
+    /// <summary>Name the current container is parked under while its successor starts.</summary>
+    public static string PreviousName(string container, string jobId)
+    {
+        var safe = new string(jobId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' ? c : '-').ToArray());
+        return $"{container}-previous-{safe}";
+    }
+
+    /// <summary>The state of one deploy; lives for one <see cref="DeployAsync"/> call.</summary>
+    private sealed class Attempt(DeployEngine engine, DeployJob job, IDeployLog log)
+    {
+        private readonly IDockerClient _docker = engine._docker;
+        private readonly string _name = job.Deploy.Container;
+        private DeployStep _step = DeployStep.Validate;
+        private ContainerInfo? _previous;
+        private string? _newId;
+
+        public async Task<DeployResult> RunAsync(CancellationToken cancellationToken)
+        {
+            var spec = job.Deploy;
+            Say($"deploying {job.App} at {Short(job.Sha)} (job {job.JobId}): image {spec.Image}, container {_name}");
+
+            JsonObject body;
+            try
+            {
+                body = Validate();
+            }
+            catch (FormatException ex)
+            {
+                return Finish(DeployOutcome.Failed, ex.Message, restored: false, rollbackError: null);
+            }
+
+            try
+            {
+                _step = DeployStep.Pull;
+                await PullAsync(cancellationToken);
+
+                _step = DeployStep.StopPrevious;
+                await StopPreviousAsync(cancellationToken);
+
+                _step = DeployStep.Create;
+                _newId = await _docker.CreateContainerAsync(_name, body, cancellationToken);
+                Say($"created container {_name} ({Short(_newId)})");
+
+                _step = DeployStep.Start;
+                await _docker.StartContainerAsync(_newId, cancellationToken);
+                Say($"started container {_name}");
+
+                _step = DeployStep.Health;
+                if (await CheckHealthAsync(cancellationToken) is { } unhealthy)
+                {
+                    Warn($"health check failed: {unhealthy}");
+                    await ShowOutputAsync(_newId);
+                    return await RollBackAsync(DeployOutcome.Failed, unhealthy);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                Warn($"cancelled during {DeployResult.StepName(_step)}");
+                return await RollBackAsync(DeployOutcome.Cancelled, "the job was cancelled");
+            }
+            catch (Exception ex)
+            {
+                // The job boundary: whatever went wrong is reported on the job, never thrown past it.
+                var reason = Describe(ex);
+                Warn($"{DeployResult.StepName(_step)} failed: {reason}");
+                return await RollBackAsync(DeployOutcome.Failed, reason);
+            }
+
+            // Past the health check the new release serves traffic: the deploy has succeeded, so
+            // cleaning up ignores cancellation and a cleanup failure is only a warning.
+            _step = DeployStep.RemovePrevious;
+            if (_previous is not null)
+            {
+                using var cleanup = new CancellationTokenSource(engine._options.RollbackTimeout, engine._time);
+                try
+                {
+                    await _docker.RemoveContainerAsync(_previous.Id, cleanup.Token);
+                    Say($"removed previous container {Short(_previous.Id)} (image {_previous.Image} kept)");
+                }
+                catch (Exception ex)
+                {
+                    Warn($"could not remove previous container {Short(_previous.Id)}: {Describe(ex)}; remove it by hand");
+                }
+            }
+            Say($"deployed {spec.Image} as {_name} ({Short(_newId!)})");
+            return new DeployResult(DeployOutcome.Succeeded, _step, null, _newId);
+        }
+
+        private JsonObject Validate()
+        {
+            var spec = job.Deploy;
+            if (string.IsNullOrEmpty(_name) || !char.IsAsciiLetterOrDigit(_name[0])
+                || !_name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
+            {
+                throw new FormatException($"container \"{_name}\" is not a valid Docker container name");
+            }
+            if (spec.Health is { } health)
+            {
+                if (!Uri.TryCreate(health.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                {
+                    throw new FormatException($"health.url \"{health.Url}\" is not an http(s) URL");
+                }
+                if (!(health.Timeout > 0))
+                {
+                    throw new FormatException($"health.timeout must be positive, not {health.Timeout}");
+                }
+            }
+            return ContainerCreateBody.Build(job);
+        }
+
+        private async Task PullAsync(CancellationToken cancellationToken)
+        {
+            var image = job.Deploy.Image;
+            Say($"pulling {image}");
+            try
+            {
+                await _docker.PullImageAsync(image, job.Registry, line => Say($"pull: {line}"), cancellationToken);
+            }
+            catch (DockerApiException ex)
+            {
+                // The engine answered, so it is up; the registry may be down or the tag gone.
+                if (await _docker.ImageExistsAsync(image, cancellationToken))
+                {
+                    Warn($"pull failed ({ex.EngineMessage}); using the copy of {image} already on this host");
+                    return;
+                }
+                throw new DeployFailure($"cannot pull {image}: {ex.EngineMessage}");
+            }
+        }
+
+        private async Task StopPreviousAsync(CancellationToken cancellationToken)
+        {
+            _previous = await _docker.InspectContainerAsync(_name, cancellationToken);
+            if (_previous is null)
+            {
+                Say($"no container named {_name} yet: first deploy");
+                return;
+            }
+            var parked = PreviousName(_name, job.JobId);
+            Say($"renaming current {_name} ({Short(_previous.Id)}, image {_previous.Image}, {_previous.Status}) to {parked}");
+            await _docker.RenameContainerAsync(_previous.Id, parked, cancellationToken);
+            if (_previous.Running)
+            {
+                Say($"stopping {parked}");
+                await _docker.StopContainerAsync(_previous.Id, engine._options.StopGrace, cancellationToken);
+            }
+        }
+
+        private async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+        {
+            if (job.Deploy.Health is { } health)
+            {
+                var waiter = new HealthWaiter(engine._probe, engine._time, engine._options);
+                return await waiter.WaitAsync(health, ExitedAsync, Say, cancellationToken);
+            }
+            // No health URL: the container must at least still be running after a short grace.
+            Say($"no health check configured; checking that {_name} stays up for {engine._options.StartupGrace.TotalSeconds:0.#}s");
+            await Task.Delay(engine._options.StartupGrace, engine._time, cancellationToken);
+            return await ExitedAsync(cancellationToken);
+        }
+
+        private async Task<string?> ExitedAsync(CancellationToken cancellationToken)
+        {
+            var info = await _docker.InspectContainerAsync(_newId!, cancellationToken);
+            return info switch
+            {
+                null => "the new container disappeared",
+                { Running: false } => $"the new container stopped (status {info.Status}, exit code {info.ExitCode})",
+                _ => null,
+            };
+        }
+
+        /// <summary>The new container's last lines, so the job log shows why it did not come up.</summary>
+        private async Task ShowOutputAsync(string id)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), engine._time);
+            try
+            {
+                var lines = await _docker.ContainerLogsAsync(id, engine._options.FailureLogLines, timeout.Token);
+                foreach (var (stream, text) in lines)
+                {
+                    log.Write(stream, $"container: {text}");
+                }
+            }
+            catch (Exception ex)
+            {
+                Warn($"could not read the new container's output: {Describe(ex)}");
+            }
+        }
+
+        /// <summary>
+        /// Puts things back as they were, judged from the engine's current state rather than from which
+        /// calls returned: a cancelled call may still have been carried out. Ignores the job's
+        /// cancellation; bounded by <see cref="DeployEngineOptions.RollbackTimeout"/>.
+        /// </summary>
+        private async Task<DeployResult> RollBackAsync(DeployOutcome outcome, string reason)
+        {
+            if (_step < DeployStep.StopPrevious)
+            {
+                Say("nothing on this host was changed");
+                return Finish(outcome, reason, restored: false, rollbackError: null);
+            }
+
+            Say(_previous is null ? "rolling back: removing the new container" : $"rolling back to {Short(_previous.Id)}");
+            using var timeout = new CancellationTokenSource(engine._options.RollbackTimeout, engine._time);
+            var token = timeout.Token;
+            try
+            {
+                // Whatever holds the name now and is not the previous release is the new container.
+                var holder = await _docker.InspectContainerAsync(_name, token);
+                if (holder is not null && holder.Id != _previous?.Id)
+                {
+                    await _docker.RemoveContainerAsync(holder.Id, token);
+                    Say($"removed new container {Short(holder.Id)}");
+                }
+                if (_newId is not null && _newId != holder?.Id && _newId != _previous?.Id
+                    && await _docker.RemoveContainerAsync(_newId, token))
+                {
+                    Say($"removed new container {Short(_newId)}");
+                }
+                if (_previous is null)
+                {
+                    return Finish(outcome, reason, restored: false, rollbackError: null);
+                }
+
+                var now = await _docker.InspectContainerAsync(_previous.Id, token);
+                if (now is null)
+                {
+                    throw new DeployFailure($"the previous container {Short(_previous.Id)} no longer exists");
+                }
+                if (now.Name != _name)
+                {
+                    await _docker.RenameContainerAsync(_previous.Id, _name, token);
+                }
+                if (_previous.Running && !now.Running)
+                {
+                    await _docker.StartContainerAsync(_previous.Id, token);
+                }
+                Say($"previous container {_name} ({Short(_previous.Id)}, image {_previous.Image}) is back{(_previous.Running ? " and running" : "")}");
+                return Finish(outcome, reason, restored: true, rollbackError: null);
+            }
+            catch (Exception ex)
+            {
+                var error = ex is OperationCanceledException ? $"did not finish within {engine._options.RollbackTimeout.TotalSeconds:0}s" : Describe(ex);
+                Warn($"rollback failed: {error}");
+                return Finish(outcome, reason, restored: false, rollbackError: error);
+            }
+        }
+
+        private DeployResult Finish(DeployOutcome outcome, string reason, bool restored, string? rollbackError)
+        {
+            var result = new DeployResult(outcome, _step, reason, null, restored, rollbackError);
+            Warn(result.Summary!);
+            return result;
+        }
+
+        private void Say(string text) => log.Write(LogStreams.Stdout, text);
+
+        private void Warn(string text) => log.Write(LogStreams.Stderr, text);
+
+        private static string Describe(Exception ex) => ex switch
+        {
+            DockerApiException api => $"{api.EngineMessage} ({api.Request})",
+            _ => ex.Message,
+        };
+
+        private static string Short(string idOrSha) => idOrSha.Length > 12 ? idOrSha[..12] : idOrSha;
+    }
+
+    /// <summary>A failure whose message is already fit for the job log.</summary>
+    private sealed class DeployFailure(string message) : Exception(message);
+}
