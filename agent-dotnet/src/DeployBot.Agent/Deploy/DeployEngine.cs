@@ -244,9 +244,12 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
             var token = timeout.Token;
             try
             {
-                // Whatever holds the name now and is not the previous release is the new container.
+                // Whatever holds the name now and carries this job's label is the new container. The
+                // label, not "anything but the previous one", decides: if the inspect of the current
+                // container was cancelled, _previous is unknown and the holder is the live release.
                 var holder = await _docker.InspectContainerAsync(_name, token);
-                if (holder is not null && holder.Id != _previous?.Id)
+                if (holder is not null && holder.Id != _previous?.Id
+                    && holder.Labels.GetValueOrDefault(ContainerCreateBody.JobLabel) == job.JobId)
                 {
                     await _docker.RemoveContainerAsync(holder.Id, token);
                     Say($"removed new container {Short(holder.Id)}");
