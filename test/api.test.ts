@@ -211,13 +211,13 @@ describe("with the test apps.yaml", () => {
     it("hands out at most one queued job of the agent's own host per heartbeat, and marks it running", async () => {
       await sendWebhook("push", { ref: "refs/heads/master", after: "d".repeat(40), repository: { full_name: "Codertocat/Hello-World" } });
       const agent = await registerAgent("host-01");
-      const beat = () => post(`/v1/agents/${agent.agent_id}/heartbeat`, {}, agent.token);
+      const beat = (running_job_id: string | null = null) => post(`/v1/agents/${agent.agent_id}/heartbeat`, { running_job_id }, agent.token);
       const first = await beat();
       expect(first.status).toBe(200);
       expect(first.body.job).toMatchObject({ host: "host-01", status: "running", agent_id: agent.agent_id });
       expect(first.body.job.deploy).toMatchObject({ container: "hello", ports: ["8080:80"] });
       expect(first.body.cancel).toEqual([]);
-      expect((await beat()).body.job).toBeNull(); // one running job per host
+      expect((await beat(first.body.job.id)).body.job).toBeNull(); // one running job per host
       const host = await callJson("/v1/hosts/host-01");
       expect(host.body).toMatchObject({ online: true, agent_id: agent.agent_id, running_job_id: first.body.job.id });
       await settleHistory("host-01");

@@ -1,7 +1,8 @@
-import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, lt, or, sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Job, JobStatus } from "../schemas/jobs";
-import { agents, configVersions, deliveries, jobs } from "./schema";
+import { agents, configVersions, deliveries, jobLogs, jobs } from "./schema";
+import type { LogLine } from "../host/logs";
 
 export type Db = DrizzleD1Database;
 
@@ -194,4 +195,52 @@ export async function latestConfigVersion(db: Db): Promise<ConfigVersion | null>
 
 export async function insertConfigVersion(db: Db, yaml: string, sha256: string, createdAt: string): Promise<ConfigVersion> {
   return db.insert(configVersions).values({ yaml, sha256, createdAt }).returning().get();
+}
+
+/** D1 allows 100 bound parameters per statement: 7 columns → 14 lines per insert. */
+const LOG_ROWS_PER_STATEMENT = 14;
+
+/** Inserts log lines once; a line delivered again is ignored. */
+export async function insertLogLines(db: Db, lines: LogLine[]): Promise<void> {
+  if (lines.length === 0) return;
+  const statements = [];
+  for (let i = 0; i < lines.length; i += LOG_ROWS_PER_STATEMENT) {
+    const rows = lines.slice(i, i + LOG_ROWS_PER_STATEMENT).map((l) => ({
+      jobId: l.job_id,
+      pos: l.pos,
+      attempt: l.attempt,
+      seq: l.seq,
+      ts: l.ts,
+      stream: l.stream,
+      text: l.text,
+    }));
+    statements.push(db.insert(jobLogs).values(rows).onConflictDoNothing());
+  }
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+}
+
+/** A job's stored log lines after `afterPos`, in order. */
+export async function jobLogLines(db: Db, jobId: string, afterPos: number, limit: number): Promise<LogLine[]> {
+  const rows = await db
+    .select()
+    .from(jobLogs)
+    .where(and(eq(jobLogs.jobId, jobId), gt(jobLogs.pos, afterPos)))
+    .orderBy(jobLogs.pos)
+    .limit(limit)
+    .all();
+  return rows.map((r) => ({ pos: r.pos, job_id: r.jobId, attempt: r.attempt, seq: r.seq, ts: r.ts, stream: r.stream, text: r.text }));
+}
+
+/** Job counts by host and status, for /metrics. */
+export async function jobCounts(db: Db): Promise<Array<{ host: string; status: string; n: number }>> {
+  return db
+    .select({ host: jobs.host, status: jobs.status, n: sql<number>`count(*)` })
+    .from(jobs)
+    .groupBy(jobs.host, jobs.status)
+    .all();
+}
+
+/** Webhook deliveries by outcome, for /metrics. */
+export async function deliveryCounts(db: Db): Promise<Array<{ outcome: string; n: number }>> {
+  return db.select({ outcome: deliveries.outcome, n: sql<number>`count(*)` }).from(deliveries).groupBy(deliveries.outcome).all();
 }

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * Job history. The host's Durable Object is the source of truth; rows here are
@@ -70,3 +70,22 @@ export const configVersions = sqliteTable("config_versions", {
   sha256: text("sha256").notNull(),
   createdAt: text("created_at").notNull(),
 });
+
+/**
+ * Job log history. `pos` is the line's place in its host's log (the SSE event
+ * id); lines arrive from the host's Durable Object, at least once, so the key
+ * makes a repeat harmless.
+ */
+export const jobLogs = sqliteTable(
+  "job_logs",
+  {
+    jobId: text("job_id").notNull(),
+    pos: integer("pos").notNull(),
+    attempt: integer("attempt").notNull(),
+    seq: integer("seq").notNull(),
+    ts: text("ts").notNull(),
+    stream: text("stream").notNull(),
+    text: text("text").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.pos] })],
+);

@@ -4,13 +4,20 @@ import type { JobSnapshot } from "../db/queries";
 import type { Env } from "../env";
 import type { Job, JobStatus } from "../schemas/jobs";
 import { d1HistoryWriter } from "./history";
+import { LogStore, secretValues, type IncomingLine, type LogLine } from "./logs";
+import { migrate } from "./migrations";
 import { Outbox } from "./outbox";
 import { Schedule } from "./schedule";
+import { endEvent, frames, logEvent, statusEvent, type StreamEvent } from "./stream";
 
 /** How long after its last heartbeat an agent still counts as online (longest long poll plus margin). */
 export const ONLINE_WINDOW_MS = 75_000;
-/** Finished jobs kept in the object for quick reads; D1 keeps all of them. */
+/** Finished jobs kept in the object for quick reads and live tails; D1 keeps all of them. */
 const FINISHED_KEPT = 500;
+/** Lines a new host-wide subscriber gets from before it connected. */
+const HOST_STREAM_BACKLOG = 500;
+/** Dispatch-wait histogram buckets (seconds), Prometheus style. */
+export const DISPATCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export interface EnqueueRequest {
   app: string;
@@ -40,6 +47,18 @@ export interface AssignedJob extends Job {
   lease_s: number;
 }
 
+export interface HeartbeatResult {
+  job: AssignedJob | null;
+  cancel: string[];
+}
+
+export interface HeartbeatOptions {
+  /** The job the agent says it is running (null: none). */
+  runningJobId?: string | null | undefined;
+  /** Long poll: hold the call up to this long for a job or a cancel. */
+  waitMs?: number;
+}
+
 export interface HostState {
   queued: number;
   running_job_id: string | null;
@@ -48,11 +67,34 @@ export interface HostState {
   online: boolean;
 }
 
+export interface HostMetrics {
+  heartbeats: number;
+  agents_online: number;
+  dispatch_buckets: number[];
+  dispatch_count: number;
+  dispatch_sum_s: number;
+}
+
 export type CancelResult =
   | { outcome: "cancelled"; job: Job }
   | { outcome: "cancel_requested"; job: Job }
   | { outcome: "already_finished"; job: Job }
   | { outcome: "not_found" };
+
+export interface StatusReport {
+  status: "running" | "succeeded" | "failed";
+  exit_code?: number | null | undefined;
+  error?: string | null | undefined;
+  /** The attempt the report is about; a report for an older attempt is refused. */
+  attempt?: number | undefined;
+}
+
+/** What an agent's report about a job came to. The route maps each outcome to a status code. */
+export type ReportResult =
+  | { outcome: "ok"; job: Job }
+  | { outcome: "not_found" }
+  | { outcome: "forbidden" }
+  | { outcome: "stale"; job: Job; reason: string };
 
 interface JobRow extends Record<string, SqlStorageValue> {
   pos: number;
@@ -76,11 +118,15 @@ interface JobRow extends Record<string, SqlStorageValue> {
   deploy: string;
   lease_s: number;
   retries: number;
+  queued_at: number;
+  lease_expires_at: number | null;
+  acked: number;
   cancel_requested: number;
+  cancel_delivered: number;
   version: number;
 }
 
-const FINISHED: JobStatus[] = ["succeeded", "failed", "cancelled"];
+const FINISHED: readonly string[] = ["succeeded", "failed", "cancelled"];
 
 function toJob(row: JobRow): Job {
   return {
@@ -110,40 +156,27 @@ function toSnapshot(row: JobRow): JobSnapshot {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * One object per host (`idFromName(host)`): the host's queue, its running job
- * and its agents' heartbeats. Every public method runs its reads and writes as
- * one synchronous SQL block, so the object's input gate makes it atomic: no two
- * callers can both take the same queued job, and there is at most one running
- * job per host.
+ * One object per host (`idFromName(host)`): the host's queue, its running job,
+ * leases, logs and its agents' heartbeats. Every public method does its reads
+ * and writes as one synchronous SQL block (a transaction), so the object's
+ * input gate makes each atomic: no two callers can take the same queued job,
+ * and there is at most one running job per host.
  */
 export class HostQueue extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly schedule: Schedule;
+  private readonly logs: LogStore;
   readonly outbox: Outbox;
+  /** Long-polling heartbeats waiting for work; woken on every enqueue and cancel. */
+  private readonly waiters = new Set<() => void>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS jobs (
-      pos INTEGER PRIMARY KEY AUTOINCREMENT,
-      id TEXT NOT NULL UNIQUE,
-      app TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL,
-      host TEXT NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL,
-      attempt INTEGER NOT NULL DEFAULT 1, agent_id TEXT, trigger TEXT NOT NULL, delivery_id TEXT,
-      created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, exit_code INTEGER, error TEXT,
-      deploy TEXT NOT NULL, lease_s REAL NOT NULL, retries INTEGER NOT NULL,
-      cancel_requested INTEGER NOT NULL DEFAULT 0,
-      version INTEGER NOT NULL DEFAULT 1
-    )`);
-    this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_status_pos ON jobs (status, pos)");
-    this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_identity ON jobs (app, ref, sha, status)");
-    this.sql.exec("CREATE INDEX IF NOT EXISTS jobs_delivery ON jobs (delivery_id, app)");
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS heartbeats (
-      agent_id TEXT PRIMARY KEY,
-      at INTEGER NOT NULL
-    )`);
+    migrate(this.sql);
     this.schedule = new Schedule(this.sql, ctx.storage);
-    this.outbox = new Outbox(this.sql, this.schedule, d1HistoryWriter(env.DB));
+    this.logs = new LogStore(this.sql);
+    this.outbox = new Outbox(this.sql, this.schedule, this.logs, d1HistoryWriter(env.DB));
   }
 
   /**
@@ -168,12 +201,10 @@ export class HostQueue extends DurableObject<Env> {
 
       const id = crypto.randomUUID();
       const older = this.all("SELECT * FROM jobs WHERE app = ? AND status = 'queued' ORDER BY pos", request.app);
-      for (const row of older) {
-        this.update(row, { status: "cancelled", finished_at: iso(now), error: `superseded by job ${id}` }, now);
-      }
+      for (const row of older) this.finish(row, "cancelled", { error: `superseded by job ${id}` }, now);
       this.sql.exec(
-        `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
         id,
         request.app,
         request.repo,
@@ -187,58 +218,186 @@ export class HostQueue extends DurableObject<Env> {
         JSON.stringify(request.deploy),
         request.lease_s,
         request.retries,
+        now,
       );
       const row = this.one("SELECT * FROM jobs WHERE id = ?", id)!;
       this.outbox.add(toSnapshot(row), now);
+      this.broadcast(row, [statusEvent(toJob(row))]);
       return { job: toJob(row), created: true, superseded: older.map((r) => r.id) };
     });
+    if (result.created) this.wake();
     await this.afterWrite();
     return result;
   }
 
   /**
-   * An agent's heartbeat: records it, and hands out the oldest queued job when
-   * nothing runs on this host. Returns the job and the ids of jobs this agent
-   * runs that were cancelled.
+   * An agent's heartbeat. Records it, renews the lease of the job the agent
+   * says it runs, notices an agent that lost its job (restart), and hands out
+   * the oldest queued job when nothing runs on this host. With `waitMs`, holds
+   * the call until there is a job or a cancel for this agent, or time runs out.
    */
-  async heartbeat(agentId: string): Promise<{ job: AssignedJob | null; cancel: string[] }> {
+  async heartbeat(agentId: string, { runningJobId = null, waitMs = 0 }: HeartbeatOptions = {}): Promise<HeartbeatResult> {
+    const deadline = Date.now() + waitMs;
+    let first = true;
+    for (;;) {
+      const result = this.beat(agentId, runningJobId ?? null, first);
+      first = false;
+      const remaining = deadline - Date.now();
+      const urgent = result.job !== null || result.newCancel;
+      if (urgent || remaining <= 0) {
+        await this.afterWrite();
+        return { job: result.job, cancel: result.cancel };
+      }
+      await this.waitForWork(remaining);
+    }
+  }
+
+  private beat(agentId: string, runningJobId: string | null, count: boolean) {
     const now = Date.now();
-    const result = this.ctx.storage.transactionSync(() => {
+    return this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         "INSERT INTO heartbeats (agent_id, at) VALUES (?, ?) ON CONFLICT (agent_id) DO UPDATE SET at = excluded.at",
         agentId,
         now,
       );
-      const cancel = this.all(
-        "SELECT * FROM jobs WHERE status = 'running' AND agent_id = ? AND cancel_requested = 1",
-        agentId,
-      ).map((r) => r.id);
-      if (this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1")) return { job: null, cancel };
+      if (count) this.bump("heartbeats_total", "", 1);
+
+      for (const held of this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId)) {
+        if (held.id === runningJobId) {
+          this.renewLease(held, now);
+        } else {
+          this.agentLostJob(held, now);
+        }
+      }
+
+      const flagged = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ? AND cancel_requested = 1", agentId);
+      const newCancel = flagged.some((r) => r.cancel_delivered === 0);
+      if (newCancel) this.sql.exec("UPDATE jobs SET cancel_delivered = 1 WHERE agent_id = ? AND cancel_requested = 1", agentId);
+      const cancel = flagged.map((r) => r.id);
+
+      if (runningJobId !== null || this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1")) {
+        return { job: null, cancel, newCancel };
+      }
       const next = this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1");
-      if (!next) return { job: null, cancel };
-      const row = this.update(next, { status: "running", agent_id: agentId, started_at: iso(now) }, now);
+      if (!next) return { job: null, cancel, newCancel };
+
+      const row = this.update(next, {
+        status: "running",
+        agent_id: agentId,
+        started_at: iso(now),
+        acked: 0,
+        lease_expires_at: now + next.lease_s * 1000,
+      }, now);
+      this.schedule.set("lease", row.id, row.lease_expires_at!);
+      this.observeDispatch((now - next.queued_at) / 1000);
+      this.broadcast(row, [statusEvent(toJob(row))]);
+      this.note(row, `[deploybot] attempt ${row.attempt} handed to agent ${agentId}`, now);
       const job: AssignedJob = { ...toJob(row), deploy: JSON.parse(row.deploy) as DeploySpec, lease_s: row.lease_s };
-      return { job, cancel };
+      return { job, cancel, newCancel };
     });
-    if (result.job) await this.afterWrite();
+  }
+
+  /**
+   * The agent holding `row` says it runs something else (or nothing): it
+   * restarted or lost the job. A job it had confirmed is failed at once
+   * (`agent_restarted`), never run twice; one it never confirmed was lost on
+   * the way to it and is queued again.
+   */
+  private agentLostJob(row: JobRow, now: number): void {
+    if (row.acked || row.cancel_requested) {
+      this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_restarted" }, now);
+    } else {
+      this.requeue(row, now, "the agent never confirmed it");
+    }
+  }
+
+  /** Called when an agent registers again in place of `agentId` (its restart): its running jobs fail now. */
+  async agentRestarted(agentId: string): Promise<string[]> {
+    const now = Date.now();
+    const failed = this.ctx.storage.transactionSync(() => {
+      const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
+      for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_restarted" }, now);
+      this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
+      return held.map((r) => r.id);
+    });
+    if (failed.length) {
+      this.wake();
+      await this.afterWrite();
+    }
+    return failed;
+  }
+
+  /** A status report from the agent that holds the job. */
+  async report(agentId: string, jobId: string, report: StatusReport): Promise<ReportResult> {
+    const now = Date.now();
+    const result = this.ctx.storage.transactionSync((): ReportResult => {
+      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
+      const checked = this.checkHolder(row, agentId, report.attempt);
+      if (checked.outcome !== "ok") {
+        // A repeated final report (its answer was lost) gets the same answer again.
+        if (row && checked.outcome === "stale" && row.agent_id === agentId && this.sameFinal(row, report)) {
+          return { outcome: "ok", job: toJob(row) };
+        }
+        return checked;
+      }
+      const held = row!;
+      if (report.status === "running") {
+        this.sql.exec("UPDATE jobs SET acked = 1 WHERE id = ?", jobId);
+        this.renewLease(held, now);
+        return { outcome: "ok", job: toJob(held) };
+      }
+      const status: JobStatus = held.cancel_requested ? "cancelled" : report.status;
+      const error = report.status === "failed" ? report.error ?? (held.cancel_requested ? "cancelled by user" : "failed") : null;
+      const done = this.finish(held, status, { exit_code: report.exit_code ?? null, error }, now);
+      return { outcome: "ok", job: toJob(done) };
+    });
+    if (result.outcome === "ok" && FINISHED.includes(result.job.status)) {
+      this.wake();
+      await this.afterWrite();
+    }
     return result;
   }
 
-  /** Cancels a queued job at once; a running one is flagged for its agent's next heartbeat. */
+  /** A batch of log lines from the agent that holds the job. Renews its lease. */
+  async appendLogs(agentId: string, jobId: string, lines: IncomingLine[], attempt?: number): Promise<ReportResult> {
+    const now = Date.now();
+    const result = this.ctx.storage.transactionSync((): ReportResult => {
+      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
+      const checked = this.checkHolder(row, agentId, attempt);
+      if (checked.outcome !== "ok") return checked;
+      const held = row!;
+      const deploy = JSON.parse(held.deploy) as DeploySpec;
+      const released = this.logs.append(jobId, held.attempt, lines, secretValues(deploy.env));
+      this.renewLease(held, now);
+      if (released.length) {
+        this.outbox.armSafetyNet(now);
+        this.broadcast(held, released.map(logEvent));
+      }
+      return { outcome: "ok", job: toJob(held) };
+    });
+    if (result.outcome === "ok") await this.afterWrite();
+    return result;
+  }
+
+  /** Cancels a queued job at once; a running one is flagged and its agent woken to hear it. */
   async cancel(jobId: string, reason = "cancelled by user"): Promise<CancelResult> {
     const now = Date.now();
     const result = this.ctx.storage.transactionSync((): CancelResult => {
       const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
       if (!row) return { outcome: "not_found" };
-      if (FINISHED.includes(row.status as JobStatus)) return { outcome: "already_finished", job: toJob(row) };
+      if (FINISHED.includes(row.status)) return { outcome: "already_finished", job: toJob(row) };
       if (row.status === "queued") {
-        const done = this.update(row, { status: "cancelled", finished_at: iso(now), error: reason }, now);
+        const done = this.finish(row, "cancelled", { error: reason }, now);
         return { outcome: "cancelled", job: toJob(done) };
       }
       this.sql.exec("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", jobId);
+      this.note(row, "[deploybot] cancel requested; waiting for the agent to stop", now);
       return { outcome: "cancel_requested", job: toJob(row) };
     });
-    if (result.outcome === "cancelled") await this.afterWrite();
+    if (result.outcome !== "not_found" && result.outcome !== "already_finished") {
+      this.wake();
+      await this.afterWrite();
+    }
     return result;
   }
 
@@ -250,6 +409,11 @@ export class HostQueue extends DurableObject<Env> {
   /** Queued jobs in the order they will run. */
   queued(): Job[] {
     return this.all("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos").map(toJob);
+  }
+
+  /** Stored log lines of a job after `afterPos` (tests and history reads). */
+  jobLogs(jobId: string, afterPos = 0, limit = 1000): LogLine[] {
+    return this.logs.read(jobId, afterPos, limit);
   }
 
   state(): HostState {
@@ -267,11 +431,170 @@ export class HostQueue extends DurableObject<Env> {
     };
   }
 
+  metrics(): HostMetrics {
+    const counter = (name: string, label = "") =>
+      this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ? AND label = ?", name, label).toArray()[0]?.value ?? 0;
+    const online = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM heartbeats WHERE at > ?", Date.now() - ONLINE_WINDOW_MS)
+      .one().n;
+    return {
+      heartbeats: counter("heartbeats_total"),
+      agents_online: online,
+      dispatch_buckets: DISPATCH_BUCKETS.map((b) => counter("dispatch_bucket", String(b))),
+      dispatch_count: counter("dispatch_count"),
+      dispatch_sum_s: counter("dispatch_sum"),
+    };
+  }
+
+  /**
+   * Live log subscription: a WebSocket the Worker turns into SSE. The socket is
+   * accepted for hibernation, so an idle stream does not keep this object
+   * awake. History and registration happen in one synchronous block, so the
+   * subscriber sees every line once: no gap, no duplicate.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const url = new URL(request.url);
+    const jobId = url.searchParams.get("job_id");
+    const after = Number(url.searchParams.get("after") ?? "0") || 0;
+    const { 0: client, 1: server } = new WebSocketPair();
+
+    const events: StreamEvent[] = [];
+    let close = false;
+    if (jobId) {
+      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
+      if (!row) return new Response("no such job", { status: 404 });
+      events.push(statusEvent(toJob(row)));
+      for (let lines = this.logs.read(jobId, after, 1000); lines.length; lines = this.logs.read(jobId, lines.at(-1)!.pos, 1000)) {
+        events.push(...lines.map(logEvent));
+      }
+      if (FINISHED.includes(row.status)) {
+        events.push(endEvent(toJob(row)));
+        close = true;
+      }
+    } else {
+      const start = after || Math.max(0, this.lastPos() - HOST_STREAM_BACKLOG);
+      for (let lines = this.logs.read(null, start, 1000); lines.length; lines = this.logs.read(null, lines.at(-1)!.pos, 1000)) {
+        events.push(...lines.map(logEvent));
+      }
+    }
+    this.ctx.acceptWebSocket(server, [jobId ? `job:${jobId}` : "host"]);
+    for (const frame of frames(events)) server.send(frame);
+    if (close) server.close(1000, "job finished");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(): Promise<void> {
+    // Subscribers only listen.
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 ? 1000 : code, "bye");
+    } catch {
+      // already closed
+    }
+  }
+
   override async alarm(): Promise<void> {
-    // Any alarm is a good moment to retry history: a delivery attempt is harmless when D1 is still down.
-    if (this.outbox.pending() > 0) await this.outbox.flush();
+    const now = Date.now();
+    const expired = this.ctx.storage.transactionSync(() => {
+      let any = false;
+      for (const timer of this.schedule.due(now)) {
+        if (timer.kind !== "lease") continue;
+        this.schedule.clear("lease", timer.key);
+        const row = this.one("SELECT * FROM jobs WHERE id = ?", timer.key);
+        // Idempotent: a renewed, finished or already expired job has nothing to do here.
+        if (!row || row.status !== "running" || row.lease_expires_at === null || row.lease_expires_at > now) continue;
+        this.expireLease(row, now);
+        any = true;
+      }
+      return any;
+    });
+    if (expired) this.wake();
+    if (this.outbox.hasWork()) await this.outbox.flush();
     this.prune();
     await this.schedule.rearm();
+  }
+
+  /** A lease ran out: queue the job again while retries allow, else fail it. A cancelled job stays cancelled. */
+  private expireLease(row: JobRow, now: number): void {
+    if (row.cancel_requested) {
+      this.finish(row, "cancelled", { error: "cancelled; the agent never confirmed (lease expired)" }, now);
+    } else if (row.attempt <= row.retries) {
+      this.requeue(row, now, `lease expired (no heartbeat from agent ${row.agent_id} for ${row.lease_s}s)`);
+    } else {
+      this.finish(row, "failed", { error: "lease_expired" }, now);
+    }
+  }
+
+  /** Puts a running job back at its place in the queue as a new attempt. */
+  private requeue(row: JobRow, now: number, why: string): void {
+    this.broadcast(row, this.logs.close(row.id, row.attempt).map(logEvent));
+    this.note(row, `[deploybot] attempt ${row.attempt} lost: ${why}; queued again`, now);
+    const next = this.update(row, {
+      status: "queued",
+      attempt: row.attempt + 1,
+      agent_id: null,
+      started_at: null,
+      queued_at: now,
+      lease_expires_at: null,
+      acked: 0,
+    }, now);
+    this.schedule.clear("lease", row.id);
+    this.broadcast(next, [statusEvent(toJob(next))]);
+  }
+
+  /** Ends a job: final status, end of its logs, and an `end` event that closes its subscribers. */
+  private finish(row: JobRow, status: JobStatus, fields: { exit_code?: number | null; error?: string | null }, now: number): JobRow {
+    const tail = this.logs.close(row.id, row.attempt);
+    const done = this.update(row, {
+      status,
+      finished_at: iso(now),
+      exit_code: fields.exit_code ?? null,
+      error: fields.error ?? null,
+      lease_expires_at: null,
+    }, now);
+    this.schedule.clear("lease", row.id);
+    const job = toJob(done);
+    this.broadcast(done, [...tail.map(logEvent), statusEvent(job), endEvent(job)], true);
+    return done;
+  }
+
+  /** A line from DeployBot itself in the job's log, streamed like any other. */
+  private note(row: JobRow, text: string, now: number): void {
+    const line = this.logs.system(row.id, row.attempt, text);
+    this.outbox.armSafetyNet(now);
+    this.broadcast(row, [logEvent(line)]);
+  }
+
+  private renewLease(row: JobRow, now: number): void {
+    const expires = now + row.lease_s * 1000;
+    this.sql.exec("UPDATE jobs SET lease_expires_at = ? WHERE id = ?", expires, row.id);
+    this.schedule.set("lease", row.id, expires);
+  }
+
+  /** Whether `agentId` may report on `row` now: 404, 409 for an older attempt or a job it no longer holds, 403 for another agent's. */
+  private checkHolder(row: JobRow | null, agentId: string, attempt: number | undefined): ReportResult {
+    if (!row) return { outcome: "not_found" };
+    const stale = (reason: string): ReportResult => ({ outcome: "stale", job: toJob(row), reason });
+    if (attempt !== undefined && attempt < row.attempt) {
+      return stale(`report is for attempt ${attempt}; the job is on attempt ${row.attempt}`);
+    }
+    if (row.agent_id !== null && row.agent_id !== agentId) return { outcome: "forbidden" };
+    if (row.status !== "running" || row.agent_id !== agentId) {
+      return stale(`job is ${row.status}${row.status === "queued" ? ` (attempt ${row.attempt})` : ""}; this agent does not hold it`);
+    }
+    if (attempt !== undefined && attempt !== row.attempt) {
+      return stale(`report is for attempt ${attempt}; the job is on attempt ${row.attempt}`);
+    }
+    return { outcome: "ok", job: toJob(row) };
+  }
+
+  private sameFinal(row: JobRow, report: StatusReport): boolean {
+    if (!FINISHED.includes(row.status) || report.status === "running") return false;
+    if (report.attempt !== undefined && report.attempt !== row.attempt) return false;
+    return row.status === report.status || (row.status === "cancelled" && report.status === "failed");
   }
 
   /** Applies `changes` to a job row, bumps its version and records the transition in the outbox. */
@@ -279,7 +602,7 @@ export class HostQueue extends DurableObject<Env> {
     const next: JobRow = { ...row, ...changes, version: row.version + 1 };
     this.sql.exec(
       `UPDATE jobs SET status = ?, agent_id = ?, started_at = ?, finished_at = ?, exit_code = ?, error = ?,
-         attempt = ?, version = ? WHERE id = ?`,
+         attempt = ?, queued_at = ?, lease_expires_at = ?, acked = ?, version = ? WHERE id = ?`,
       next.status,
       next.agent_id,
       next.started_at,
@@ -287,6 +610,9 @@ export class HostQueue extends DurableObject<Env> {
       next.exit_code,
       next.error,
       next.attempt,
+      next.queued_at,
+      next.lease_expires_at,
+      next.acked,
       next.version,
       row.id,
     );
@@ -294,20 +620,86 @@ export class HostQueue extends DurableObject<Env> {
     return next;
   }
 
-  /** After a committed change: deliver history now, and keep the alarm armed as the safety net. */
-  private async afterWrite(): Promise<void> {
-    await this.schedule.rearm();
-    this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+  private bump(name: string, label: string, by: number): void {
+    this.sql.exec(
+      "INSERT INTO counters (name, label, value) VALUES (?, ?, ?) ON CONFLICT (name, label) DO UPDATE SET value = value + excluded.value",
+      name,
+      label,
+      by,
+    );
   }
 
-  /** Drops the oldest finished jobs beyond FINISHED_KEPT once D1 has them. */
+  private observeDispatch(seconds: number): void {
+    for (const bucket of DISPATCH_BUCKETS) if (seconds <= bucket) this.bump("dispatch_bucket", String(bucket), 1);
+    this.bump("dispatch_count", "", 1);
+    this.bump("dispatch_sum", "", seconds);
+  }
+
+  /** Sends events to the job's subscribers and the host's; `end` closes the job's. */
+  private broadcast(row: JobRow, events: StreamEvent[], end = false): void {
+    if (events.length === 0) return;
+    const payload = frames(events);
+    for (const ws of this.ctx.getWebSockets(`job:${row.id}`)) {
+      try {
+        for (const frame of payload) ws.send(frame);
+        if (end) ws.close(1000, "job finished");
+      } catch {
+        // a subscriber that went away is dropped by the runtime
+      }
+    }
+    const hostEvents = events.filter((e) => e.event !== "end");
+    if (hostEvents.length === 0) return;
+    const hostPayload = frames(hostEvents);
+    for (const ws of this.ctx.getWebSockets("host")) {
+      try {
+        for (const frame of hostPayload) ws.send(frame);
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  private lastPos(): number {
+    return this.sql.exec<{ p: number | null }>("SELECT MAX(pos) AS p FROM logs").one().p ?? 0;
+  }
+
+  private wake(): void {
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const resolve of waiting) resolve();
+  }
+
+  private waitForWork(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  /** After a committed change: deliver history now, and keep the alarm armed for leases and retries. */
+  private async afterWrite(): Promise<void> {
+    await this.schedule.rearm();
+    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+  }
+
+  /** Drops the oldest finished jobs beyond FINISHED_KEPT once D1 has them and their logs. */
   private prune(): void {
+    if (this.logs.hasUnshipped()) return;
     const pending = this.outbox.pendingJobIds();
     const old = this.all(
       "SELECT * FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') ORDER BY pos DESC LIMIT -1 OFFSET ?",
       FINISHED_KEPT,
     );
-    for (const row of old) if (!pending.has(row.id)) this.sql.exec("DELETE FROM jobs WHERE id = ?", row.id);
+    for (const row of old) {
+      if (pending.has(row.id)) continue;
+      this.sql.exec("DELETE FROM jobs WHERE id = ?", row.id);
+      this.logs.forget(row.id);
+    }
   }
 
   private one(query: string, ...bindings: SqlStorageValue[]): JobRow | null {

@@ -68,6 +68,11 @@ export const agentsRouter = createRouter()
   })
   .openapi(heartbeat, async (c) => {
     const agent = c.get("agent")!;
-    const result = await hostQueue(c.env, agent.hostname).heartbeat(agent.id);
+    const { wait } = c.req.valid("query");
+    const body = c.req.header("content-type")?.startsWith("application/json") ? c.req.valid("json") : {};
+    const result = await hostQueue(c.env, agent.hostname).heartbeat(agent.id, {
+      runningJobId: body.running_job_id ?? null,
+      waitMs: wait * 1000,
+    });
     return c.json(result, 200);
   });

@@ -182,6 +182,13 @@ public sealed class DockerClient : IDockerClient, IDisposable
 
     public void Dispose() => _http.Dispose();
 
+    /// <summary>Any call, for tests that check what the engine holds beyond what a deploy needs.</summary>
+    internal async Task<string> SendRawAsync(DockerRequest request, CancellationToken cancellationToken)
+    {
+        var (_, body) = await CallAsync(request, RequestTimeout, cancellationToken);
+        return body;
+    }
+
     internal static ContainerInfo ParseContainer(JsonElement root)
     {
         var state = root.GetProperty("State");

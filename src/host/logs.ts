@@ -1,0 +1,231 @@
+/** Longest line kept; the rest is cut and marked. */
+export const MAX_LINE_BYTES = 16 * 1024;
+/** Most log text kept per job (all attempts); past it one marker line says output was dropped. */
+export const MAX_JOB_LOG_BYTES = 16 * 1024 * 1024;
+export const MAX_JOB_LOG_LINES = 200_000;
+
+export const LINE_CUT_MARKER = " …[line cut: longer than 16 KiB]";
+export const LOG_LIMIT_MARKER = "[deploybot] log limit reached: further output of this job is dropped";
+
+export interface IncomingLine {
+  seq: number;
+  ts: string;
+  stream: "stdout" | "stderr" | "system";
+  text: string;
+}
+
+/** A line as stored and streamed: `pos` orders every line of the host and is the SSE event id. */
+export interface LogLine {
+  pos: number;
+  job_id: string;
+  attempt: number;
+  seq: number;
+  ts: string;
+  stream: string;
+  text: string;
+}
+
+interface JobLogState {
+  next_seq: number;
+  bytes: number;
+  lines: number;
+  limited: number;
+}
+
+const encoder = new TextEncoder();
+
+function cutLine(text: string): string {
+  const bytes = encoder.encode(text);
+  if (bytes.length <= MAX_LINE_BYTES) return text;
+  // Decode the kept prefix leniently: a cut through a multi-byte character becomes U+FFFD, not an error.
+  return new TextDecoder().decode(bytes.slice(0, MAX_LINE_BYTES)) + LINE_CUT_MARKER;
+}
+
+/** Names of env entries whose values must never reach a stored log. */
+export const SECRET_ENV_NAME = /(_TOKEN|_KEY|_SECRET)$|PASSWORD/i;
+
+/** Replaces every occurrence of each secret with `***` (longest first, so overlapping secrets are all hidden). */
+export function redact(text: string, secrets: string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join("***");
+  return out;
+}
+
+/** The env values of a deploy that look secret by their names, longest first. */
+export function secretValues(env: Record<string, string>): string[] {
+  return Object.entries(env)
+    .filter(([name]) => SECRET_ENV_NAME.test(name))
+    .map(([, value]) => value)
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * A host's job logs in its Durable Object's SQLite. Agents send numbered lines
+ * (`seq` from 1 per attempt) in batches and resend until acknowledged; a seq
+ * already seen is ignored. Lines are released in seq order: one that arrives
+ * ahead of a gap waits until the gap fills (or the job ends), so readers always
+ * see seq order with no holes and no duplicates. Each released line gets a
+ * host-wide `pos`, the SSE event id.
+ */
+export class LogStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS logs (
+      pos INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      shipped INTEGER NOT NULL DEFAULT 0
+    )`);
+    sql.exec("CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, pos)");
+    sql.exec("CREATE INDEX IF NOT EXISTS logs_unshipped ON logs (shipped, pos)");
+    sql.exec(`CREATE TABLE IF NOT EXISTS logs_pending (
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      PRIMARY KEY (job_id, attempt, seq)
+    )`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS log_state (
+      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, next_seq INTEGER NOT NULL,
+      bytes INTEGER NOT NULL, lines INTEGER NOT NULL, limited INTEGER NOT NULL
+    )`);
+  }
+
+  /**
+   * Takes a batch for `jobId`'s current `attempt`. Returns the lines released
+   * (in order) for live subscribers. Call inside the job's transaction.
+   */
+  append(jobId: string, attempt: number, lines: IncomingLine[], secrets: string[]): LogLine[] {
+    const state = this.state(jobId, attempt);
+    for (const line of lines) {
+      if (line.seq < state.next_seq) continue; // already have it
+      this.sql.exec(
+        "INSERT OR IGNORE INTO logs_pending (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
+        jobId,
+        attempt,
+        line.seq,
+        line.ts,
+        line.stream,
+        redact(line.text, secrets),
+      );
+    }
+    return this.release(jobId, attempt, state, false);
+  }
+
+  /** At the end of an attempt: releases whatever still waits behind a gap, with a marker for the gap. */
+  close(jobId: string, attempt: number): LogLine[] {
+    return this.release(jobId, attempt, this.state(jobId, attempt), true);
+  }
+
+  /** Adds a line from DeployBot itself (lease expiry, cancel, restart), outside the agent's seq numbering. */
+  system(jobId: string, attempt: number, text: string): LogLine {
+    const ts = new Date().toISOString();
+    return this.insert(jobId, attempt, 0, ts, "system", text);
+  }
+
+  private state(jobId: string, attempt: number): JobLogState {
+    const row = this.sql
+      .exec<{ attempt: number } & JobLogState & Record<string, SqlStorageValue>>("SELECT * FROM log_state WHERE job_id = ?", jobId)
+      .toArray()[0];
+    if (row && row.attempt === attempt) return row;
+    // A new attempt numbers its lines from 1 again; the job's size limits span all attempts.
+    const fresh: JobLogState = { next_seq: 1, bytes: row?.bytes ?? 0, lines: row?.lines ?? 0, limited: row?.limited ?? 0 };
+    this.sql.exec(
+      `INSERT INTO log_state (job_id, attempt, next_seq, bytes, lines, limited) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, next_seq = excluded.next_seq`,
+      jobId,
+      attempt,
+      fresh.next_seq,
+      fresh.bytes,
+      fresh.lines,
+      fresh.limited,
+    );
+    return fresh;
+  }
+
+  private release(jobId: string, attempt: number, state: JobLogState, all: boolean): LogLine[] {
+    const waiting = this.sql
+      .exec<IncomingLine & Record<string, SqlStorageValue>>(
+        "SELECT seq, ts, stream, text FROM logs_pending WHERE job_id = ? AND attempt = ? ORDER BY seq",
+        jobId,
+        attempt,
+      )
+      .toArray();
+    const released: LogLine[] = [];
+    for (const line of waiting) {
+      if (line.seq !== state.next_seq) {
+        if (!all) break;
+        const missing = line.seq - state.next_seq;
+        released.push(this.system(jobId, attempt, `[deploybot] ${missing} line(s) never arrived (seq ${state.next_seq}-${line.seq - 1})`));
+      }
+      state.next_seq = line.seq + 1;
+      this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
+      if (state.limited) continue;
+      const text = cutLine(line.text);
+      const size = encoder.encode(text).length;
+      if (state.bytes + size > MAX_JOB_LOG_BYTES || state.lines + 1 > MAX_JOB_LOG_LINES) {
+        state.limited = 1;
+        released.push(this.insert(jobId, attempt, line.seq, line.ts, "system", LOG_LIMIT_MARKER));
+        continue;
+      }
+      state.bytes += size;
+      state.lines += 1;
+      released.push(this.insert(jobId, attempt, line.seq, line.ts, line.stream, text));
+    }
+    this.sql.exec(
+      "UPDATE log_state SET next_seq = ?, bytes = ?, lines = ?, limited = ? WHERE job_id = ?",
+      state.next_seq,
+      state.bytes,
+      state.lines,
+      state.limited,
+      jobId,
+    );
+    return released;
+  }
+
+  private insert(jobId: string, attempt: number, seq: number, ts: string, stream: string, text: string): LogLine {
+    const pos = this.sql
+      .exec<{ pos: number }>(
+        "INSERT INTO logs (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?) RETURNING pos",
+        jobId,
+        attempt,
+        seq,
+        ts,
+        stream,
+        text,
+      )
+      .one().pos;
+    return { pos, job_id: jobId, attempt, seq, ts, stream, text };
+  }
+
+  /** Released lines after `afterPos`, of one job or (jobId null) of the whole host. */
+  read(jobId: string | null, afterPos: number, limit: number): LogLine[] {
+    const query = jobId
+      ? "SELECT pos, job_id, attempt, seq, ts, stream, text FROM logs WHERE job_id = ? AND pos > ? ORDER BY pos LIMIT ?"
+      : "SELECT pos, job_id, attempt, seq, ts, stream, text FROM logs WHERE pos > ? ORDER BY pos LIMIT ?";
+    const bindings = jobId ? [jobId, afterPos, limit] : [afterPos, limit];
+    return this.sql.exec<LogLine & Record<string, SqlStorageValue>>(query, ...bindings).toArray();
+  }
+
+  /** Lines not yet in D1, oldest first. */
+  unshipped(limit: number): LogLine[] {
+    return this.sql
+      .exec<LogLine & Record<string, SqlStorageValue>>(
+        "SELECT pos, job_id, attempt, seq, ts, stream, text FROM logs WHERE shipped = 0 ORDER BY pos LIMIT ?",
+        limit,
+      )
+      .toArray();
+  }
+
+  markShipped(upToPos: number): void {
+    this.sql.exec("UPDATE logs SET shipped = 1 WHERE shipped = 0 AND pos <= ?", upToPos);
+  }
+
+  hasUnshipped(): boolean {
+    return this.sql.exec("SELECT 1 FROM logs WHERE shipped = 0 LIMIT 1").toArray().length > 0;
+  }
+
+  /** Forgets a pruned job's lines (D1 keeps them). */
+  forget(jobId: string): void {
+    this.sql.exec("DELETE FROM logs WHERE job_id = ? AND shipped = 1", jobId);
+    this.sql.exec("DELETE FROM logs_pending WHERE job_id = ?", jobId);
+    this.sql.exec("DELETE FROM log_state WHERE job_id = ?", jobId);
+  }
+}

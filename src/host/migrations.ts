@@ -1,0 +1,48 @@
+/**
+ * The host object's own SQLite schema, as numbered steps. Each object applies
+ * the steps it has not seen, in its constructor, so a deployed object upgrades
+ * itself the first time new code touches it.
+ */
+const STEPS: string[][] = [
+  [
+    `CREATE TABLE jobs (
+      pos INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      app TEXT NOT NULL, repo TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL,
+      host TEXT NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL,
+      attempt INTEGER NOT NULL DEFAULT 1, agent_id TEXT, trigger TEXT NOT NULL, delivery_id TEXT,
+      created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, exit_code INTEGER, error TEXT,
+      deploy TEXT NOT NULL, lease_s REAL NOT NULL, retries INTEGER NOT NULL,
+      queued_at INTEGER NOT NULL,
+      lease_expires_at INTEGER,
+      acked INTEGER NOT NULL DEFAULT 0,
+      cancel_requested INTEGER NOT NULL DEFAULT 0,
+      cancel_delivered INTEGER NOT NULL DEFAULT 0,
+      version INTEGER NOT NULL DEFAULT 1
+    )`,
+    "CREATE INDEX jobs_status_pos ON jobs (status, pos)",
+    "CREATE INDEX jobs_identity ON jobs (app, ref, sha, status)",
+    "CREATE INDEX jobs_delivery ON jobs (delivery_id, app)",
+    "CREATE INDEX jobs_agent ON jobs (agent_id, status)",
+    `CREATE TABLE heartbeats (
+      agent_id TEXT PRIMARY KEY,
+      at INTEGER NOT NULL
+    )`,
+    `CREATE TABLE counters (
+      name TEXT NOT NULL,
+      label TEXT NOT NULL DEFAULT '',
+      value REAL NOT NULL,
+      PRIMARY KEY (name, label)
+    )`,
+  ],
+];
+
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
+  const current = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0]?.version ?? 0;
+  if (current === 0) sql.exec("INSERT INTO _schema (version) VALUES (0)");
+  for (let step = current; step < STEPS.length; step++) {
+    for (const statement of STEPS[step]!) sql.exec(statement);
+    sql.exec("UPDATE _schema SET version = ?", step + 1);
+  }
+}
