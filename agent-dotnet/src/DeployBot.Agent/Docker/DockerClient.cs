@@ -253,7 +253,8 @@ public sealed class DockerClient : IDockerClient, IDisposable
         }
         catch (HttpRequestException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new DockerUnavailableException($"cannot reach the Docker engine at {Endpoint}: {ex.Message}", ex);
+            var reason = ex.InnerException is IOException { InnerException: SocketException } io ? io.Message : ex.Message;
+            throw new DockerUnavailableException($"cannot reach the Docker engine at {Endpoint}: {reason}", ex);
         }
     }
 
@@ -293,6 +294,17 @@ public sealed class DockerClient : IDockerClient, IDisposable
                 {
                     await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
                     return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    // .NET reports a missing socket file as "Cannot assign requested address": say what it means.
+                    throw new IOException(
+                        !File.Exists(path) ? $"no socket at {path} (is dockerd running, and is DOCKER_HOST right?)"
+                        : ex.SocketErrorCode == SocketError.ConnectionRefused ? $"nothing listens on {path} (is dockerd running?)"
+                        : ex.SocketErrorCode == SocketError.AccessDenied ? $"permission denied on {path} (is this user in the docker group?)"
+                        : $"{path}: {ex.Message}",
+                        ex);
                 }
                 catch
                 {

@@ -34,10 +34,35 @@ public sealed class UnreachableEngineTests
     }
 
     [Fact]
+    public async Task A_socket_file_nobody_listens_on_is_reported_as_such()
+    {
+        // Arrange: a socket that is bound but never listens, as a crashed daemon leaves its file behind.
+        var path = Path.Combine(Path.GetTempPath(), $"deploybot-dead-{Guid.NewGuid():N}.sock");
+        using var bound = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        bound.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        using var docker = new DockerClient(DockerEndpoint.Parse($"unix://{path}"), TimeProvider.System);
+
+        try
+        {
+            // Act
+            var error = await Assert.ThrowsAsync<DockerUnavailableException>(() => docker.PingAsync(CancellationToken.None));
+
+            // Assert
+            Assert.Equal($"cannot reach the Docker engine at unix://{path}: nothing listens on {path} (is dockerd running?)", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task A_ping_against_a_wrong_socket_throws_docker_unavailable()
     {
         using var docker = new DockerClient(DockerEndpoint.Parse(Socket), TimeProvider.System);
         var error = await Assert.ThrowsAsync<DockerUnavailableException>(() => docker.PingAsync(CancellationToken.None));
-        Assert.Contains(Socket, error.Message);
+        Assert.Equal(
+            $"cannot reach the Docker engine at {Socket}: no socket at /tmp/deploybot-no-such-docker.sock (is dockerd running, and is DOCKER_HOST right?)",
+            error.Message);
     }
 }
