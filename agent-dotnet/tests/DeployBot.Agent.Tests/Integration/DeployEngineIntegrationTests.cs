@@ -92,6 +92,24 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
     }
 
     [Fact]
+    public async Task A_deploy_pulls_an_image_the_host_does_not_have_yet()
+    {
+        // Arrange: drop the local copy of v2 (a container still using it would keep it: there is none).
+        await fixture.Docker.SendRawAsync(new DockerRequest("DELETE", $"/images/{DockerFixture.Image("v2")}"), CancellationToken.None);
+        Assert.False(await Docker.ImageExistsAsync(DockerFixture.Image("v2"), CancellationToken.None));
+
+        // Act
+        var result = await Engine().DeployAsync(Job("v2"), _log, CancellationToken.None);
+
+        // Assert
+        Assert.True(result.Outcome == DeployOutcome.Succeeded, _log.Text);
+        Assert.Contains(_log.Lines, l => l.Text.StartsWith("pull: ") && l.Text.Contains("Downloaded newer image"));
+        Assert.DoesNotContain(_log.Lines, l => l.Text.Contains("Downloading"));
+        Assert.True(await Docker.ImageExistsAsync(DockerFixture.Image("v2"), CancellationToken.None));
+        Assert.Equal("hello v2", await ServedAsync());
+    }
+
+    [Fact]
     public async Task A_failing_health_check_rolls_back_to_the_old_container_which_serves_again()
     {
         // Arrange
