@@ -6,7 +6,10 @@ import { agentsRouter } from "./routes/agents";
 import { configRouter } from "./routes/config";
 import { healthRouter } from "./routes/health";
 import { hostsRouter } from "./routes/hosts";
+import { agentJobsRouter } from "./routes/agent-jobs";
 import { jobsRouter } from "./routes/jobs";
+import { logsRouter } from "./routes/logs";
+import { metricsRouter } from "./routes/metrics";
 import { webhooksRouter } from "./routes/webhooks";
 
 export const app = createRouter();
@@ -33,6 +36,9 @@ app.route("/", healthRouter);
 app.route("/", webhooksRouter);
 app.route("/", agentsRouter);
 app.route("/", jobsRouter);
+app.route("/", agentJobsRouter);
+app.route("/", logsRouter);
+app.route("/", metricsRouter);
 app.route("/", hostsRouter);
 app.route("/", configRouter);
 

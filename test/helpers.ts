@@ -78,3 +78,96 @@ export async function settleHistory(host: string): Promise<void> {
 export function hostStub(host: string) {
   return env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
 }
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: any;
+}
+
+/** Opens an SSE stream through the Worker and parses events as they arrive. */
+export async function openSse(path: string, init: { token?: string | null; headers?: Record<string, string> } = {}) {
+  const res = await call(path, { token: init.token ?? ADMIN, headers: init.headers ?? {} });
+  if (res.status !== 200 || !res.body) {
+    const text = await res.text();
+    throw new Error(`stream answered ${res.status}: ${text}`);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let ended = false;
+  const queue: SseEvent[] = [];
+
+  async function fill(): Promise<boolean> {
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      return false;
+    }
+    buffer += value;
+    let split: number;
+    while ((split = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, split);
+      buffer = buffer.slice(split + 2);
+      const event: Partial<SseEvent> = { event: "message" };
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "id") event.id = value;
+        else if (field === "event") event.event = value;
+        else if (field === "data") data += (data ? "\n" : "") + value;
+      }
+      if (data) queue.push({ ...(event as SseEvent), data: JSON.parse(data) });
+    }
+    return true;
+  }
+
+  return {
+    response: res,
+    /** The next event, waiting for it; null once the stream ended. */
+    async next(): Promise<SseEvent | null> {
+      while (queue.length === 0) {
+        if (ended || !(await fill())) return null;
+      }
+      return queue.shift()!;
+    },
+    /** Events until (and including) the first that `stop` accepts. */
+    async until(stop: (e: SseEvent) => boolean): Promise<SseEvent[]> {
+      const seen: SseEvent[] = [];
+      for (;;) {
+        const event = await this.next();
+        if (!event) return seen;
+        seen.push(event);
+        if (stop(event)) return seen;
+      }
+    },
+    async close() {
+      await reader.cancel().catch(() => undefined);
+    },
+  };
+}
+
+/** A scripted agent speaking the protocol through the Worker. */
+export async function scriptedAgent(hostname: string) {
+  const reg = await registerAgent(hostname);
+  const as = (path: string, body: unknown) =>
+    callJson(path, { method: "POST", body: JSON.stringify(body), token: reg.token });
+  return {
+    id: reg.agent_id,
+    token: reg.token,
+    heartbeat: (running_job_id: string | null = null, wait = 0) =>
+      as(`/v1/agents/${reg.agent_id}/heartbeat?wait=${wait}`, { running_job_id }),
+    status: (jobId: string, body: Record<string, unknown>) => as(`/v1/jobs/${jobId}/status`, body),
+    logs: async (jobId: string, lines: Array<{ seq: number; text: string; stream?: string }>, attempt?: number) => {
+      const res = await call(`/v1/jobs/${jobId}/logs`, {
+        method: "POST",
+        token: reg.token,
+        body: JSON.stringify({ lines: lines.map((l) => ({ ts: new Date().toISOString(), stream: "stdout", ...l })), ...(attempt ? { attempt } : {}) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+  };
+}

@@ -49,7 +49,9 @@ export class Schedule {
       await this.storage.deleteAlarm();
       return;
     }
+    // An overdue timer fires at once; the runtime refuses times <= 0.
+    const at = Math.max(next, 1);
     const current = await this.storage.getAlarm();
-    if (current !== next) await this.storage.setAlarm(next);
+    if (current !== at) await this.storage.setAlarm(at);
   }
 }

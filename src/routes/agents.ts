@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { newToken, sha256Hex } from "../crypto";
-import { insertAgent } from "../db/queries";
+import { getAgent, insertAgent } from "../db/queries";
+import { ApiError } from "../errors";
 import { agentAuth } from "../middleware/agent-auth";
 import { auth } from "../middleware/auth";
 import { hostQueue } from "../host/stub";
@@ -29,7 +30,7 @@ const register = createRoute({
   request: { body: { content: { "application/json": { schema: RegisterBody } }, required: true } },
   responses: {
     201: { description: "Registered; keep the token, it is shown once", content: { "application/json": { schema: RegisterResponse } } },
-    ...errorResponses(400, 401),
+    ...errorResponses(400, 401, 422),
   },
 });
 
@@ -53,11 +54,20 @@ const heartbeat = createRoute({
 
 export const agentsRouter = createRouter()
   .openapi(register, async (c) => {
-    const { hostname, version } = c.req.valid("json");
+    const { hostname, version, previous_agent_id: previousId } = c.req.valid("json");
+    const db = drizzle(c.env.DB);
+    if (previousId) {
+      // The same machine lost its state file: whatever its old identity was running cannot finish.
+      const previous = await getAgent(db, previousId);
+      if (previous && previous.hostname !== hostname) {
+        throw new ApiError(422, "previous_agent_mismatch", `agent ${previousId} belongs to host ${previous.hostname}, not ${hostname}`);
+      }
+      if (previous) await hostQueue(c.env, hostname).agentRestarted(previousId);
+    }
     const agentId = crypto.randomUUID();
     // The token carries the agent id so job routes can find the agent; only its hash is stored.
     const token = `${agentId}.${newToken("dbt")}`;
-    await insertAgent(drizzle(c.env.DB), {
+    await insertAgent(db, {
       id: agentId,
       hostname,
       version,

@@ -6,6 +6,9 @@ export const RegisterBody = z
   .object({
     hostname: z.string().regex(HOST_NAME, "hostname must be 1-63 letters, digits, '.', '_' or '-'"),
     version: z.string().min(1).max(64),
+    previous_agent_id: z.string().max(64).optional().openapi({
+      description: "the id this agent had before it lost its state: jobs that agent was running fail at once (agent_restarted)",
+    }),
   })
   .openapi("RegisterAgent");
 
@@ -42,3 +45,29 @@ export const AssignedJobSchema = JobSchema.extend({
 export const HeartbeatResponse = z
   .object({ job: AssignedJobSchema.nullable(), cancel: z.array(z.string()) })
   .openapi("HeartbeatResponse");
+
+export const StatusBody = z
+  .object({
+    status: z.enum(["running", "succeeded", "failed"]),
+    exit_code: z.number().int().nullable().optional(),
+    error: z.string().max(4096).nullable().optional(),
+    attempt: z.number().int().min(1).optional().openapi({ description: "the attempt this report is about; an older one answers 409" }),
+  })
+  .openapi("StatusReport");
+
+/** Most lines in one batch, and most text in one line before the controller cuts it. */
+export const MAX_LINES_PER_BATCH = 1000;
+
+export const LogLineSchema = z.object({
+  seq: z.number().int().min(1).max(1_000_000_000).openapi({ description: "1, 2, 3… per attempt; a repeated seq is ignored" }),
+  ts: z.string().max(64),
+  stream: z.enum(["stdout", "stderr", "system"]).default("stdout"),
+  text: z.string().max(1024 * 1024),
+});
+
+export const LogsBody = z
+  .object({
+    lines: z.array(LogLineSchema).min(1).max(MAX_LINES_PER_BATCH),
+    attempt: z.number().int().min(1).optional(),
+  })
+  .openapi("LogBatch");
