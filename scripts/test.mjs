@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `npm test`: every suite, one after another, then one closing line "N passed, N failed".
+//   worker  vitest in workerd (test/, src/**/*.test.ts)
+//   e2e     vitest in Node against real processes (test/e2e/: wrangler dev, the agent, dockerd, sshd)
+//   agent   dotnet test of agent-dotnet/ (unit, and integration against dockerd and the registry)
+// `npm test -- worker` (or e2e, agent) runs just those. Services the suites need are started by
+// scripts/services/*.sh (see the README); a suite whose service is missing fails, it never skips.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+
+const out = ".test-out";
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const suites = {
+  worker: () => vitest([], `${out}/worker.json`),
+  e2e: () => vitest(["--config", "vitest.e2e.config.ts"], `${out}/e2e.json`),
+  agent: () => dotnet(`${out}/agent.trx`),
+};
+
+function vitest(args, report) {
+  const run = spawnSync("vitest", ["run", ...args, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], { stdio: "inherit" });
+  if (!existsSync(report)) return { passed: 0, failed: 1, skipped: 0, ok: false };
+  const r = JSON.parse(readFileSync(report, "utf8"));
+  return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests, ok: run.status === 0 };
+}
+
+function dotnet(report) {
+  const run = spawnSync("dotnet", ["test", "agent-dotnet/DeployBot.Agent.sln", "-m:1", "--logger", `trx;LogFileName=${process.cwd()}/${report}`], { stdio: "inherit" });
+  if (!existsSync(report)) return { passed: 0, failed: 1, skipped: 0, ok: false };
+  const counters = /<Counters [^>]*>/.exec(readFileSync(report, "utf8"))?.[0] ?? "";
+  const count = (name) => Number(new RegExp(`${name}="(\\d+)"`).exec(counters)?.[1] ?? 0);
+  return { passed: count("passed"), failed: count("failed") + count("error"), skipped: count("notExecuted"), ok: run.status === 0 };
+}
+
+const chosen = process.argv.slice(2).filter((a) => a in suites);
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let ok = true;
+for (const name of chosen.length ? chosen : Object.keys(suites)) {
+  console.log(`\n=== ${name} ===`);
+  const result = suites[name]();
+  console.log(`=== ${name}: ${result.passed} passed, ${result.failed} failed${result.skipped ? `, ${result.skipped} skipped` : ""}`);
+  totals.passed += result.passed;
+  totals.failed += result.failed;
+  totals.skipped += result.skipped;
+  ok &&= result.ok && result.failed === 0;
+}
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);
+process.exit(ok && totals.passed > 0 ? 0 : 1);

@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Secrets the controller under test runs with. */
+export const E2E_SECRETS = {
+  GITHUB_WEBHOOK_SECRET: "e2e-webhook-secret",
+  DEPLOYBOT_API_TOKENS: "e2e-admin-token",
+  AGENT_ENROLL_TOKEN: "e2e-enroll-token",
+};
+
+export interface Controller {
+  url: string;
+  port: number;
+  /** Stops wrangler dev (the state stays in `stateDir` for a restart). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and state. */
+  restart(): Promise<void>;
+  /** Stops it and deletes its state. */
+  dispose(): Promise<void>;
+  stateDir: string;
+  output: () => string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log()}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`controller did not answer /health within ${timeoutMs} ms:\n${log()}`);
+}
+
+/**
+ * Runs the real controller with `wrangler dev` (local workerd, D1 and Durable
+ * Objects) on 127.0.0.1, with its own state directory and the E2E secrets.
+ * Migrations are applied first, as `npm start` does.
+ */
+export async function startController(options: { port?: number; stateDir?: string } = {}): Promise<Controller> {
+  const port = options.port ?? (await freePort());
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "deploybot-e2e-"));
+  const varsFile = join(stateDir, "e2e.vars");
+  writeFileSync(varsFile, Object.entries(E2E_SECRETS).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  const persist = join(stateDir, "state");
+  const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
+
+  const migrate = spawn("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { env, stdio: "pipe" });
+  let migrateLog = "";
+  migrate.stdout?.on("data", (d) => (migrateLog += d));
+  migrate.stderr?.on("data", (d) => (migrateLog += d));
+  const code = await new Promise<number | null>((resolve) => migrate.on("exit", resolve));
+  if (code !== 0) throw new Error(`migrations failed:\n${migrateLog}`);
+
+  let child: ChildProcess;
+  let log = "";
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    child = spawn(
+      "npx",
+      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--env-file", varsFile, "--show-interactive-dev-session=false"],
+      { env, stdio: "pipe", detached: true },
+    );
+    child.stdout?.on("data", (d) => (log += d));
+    child.stderr?.on("data", (d) => (log += d));
+    await waitForHealth(url, child, () => log, 60_000);
+  };
+
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.on("exit", r));
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+
+  await launch();
+  return {
+    url,
+    port,
+    stateDir,
+    output: () => log,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    dispose: async () => {
+      await stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs and sends a GitHub push webhook to the controller. */
+export async function sendPush(controller: Controller, push: { repo: string; ref: string; sha: string }, delivery = crypto.randomUUID()) {
+  const body = JSON.stringify({ ref: push.ref, after: push.sha, repository: { full_name: push.repo } });
+  const { createHmac } = await import("node:crypto");
+  const signature = createHmac("sha256", E2E_SECRETS.GITHUB_WEBHOOK_SECRET).update(body).digest("hex");
+  return fetch(`${controller.url}/v1/webhooks/github`, {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": delivery,
+      "x-hub-signature-256": `sha256=${signature}`,
+    },
+  });
+}
+
+/** An admin API call. */
+export async function api(controller: Controller, path: string, init: RequestInit = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${E2E_SECRETS.DEPLOYBOT_API_TOKENS}`);
+  return fetch(`${controller.url}${path}`, { ...init, headers });
+}
