@@ -96,6 +96,11 @@ export type ReportResult =
   | { outcome: "forbidden" }
   | { outcome: "stale"; job: Job; reason: string };
 
+/** What a connected agent's WebSocket remembers across hibernation. */
+interface AgentSocket {
+  agentId: string;
+}
+
 interface JobRow extends Record<string, SqlStorageValue> {
   pos: number;
   id: string;
@@ -455,6 +460,7 @@ export class HostQueue extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
     const url = new URL(request.url);
+    if (url.pathname === "/agent") return this.connectAgent(url.searchParams.get("agent_id") ?? "");
     const jobId = url.searchParams.get("job_id");
     const after = Number(url.searchParams.get("after") ?? "0") || 0;
     const { 0: client, 1: server } = new WebSocketPair();
@@ -484,8 +490,60 @@ export class HostQueue extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override async webSocketMessage(): Promise<void> {
-    // Subscribers only listen.
+  /**
+   * The push channel: an agent holds a WebSocket instead of long-polling.
+   * Accepted for hibernation, so an idle host's object can sleep while its
+   * agents stay connected; a job queued for the host is pushed at once.
+   * Messages are JSON: the agent sends `{"type": "heartbeat", "running_job_id"}`
+   * and gets `{"type": "heartbeat", "job", "cancel"}`; the object sends
+   * `{"type": "job", "job"}` and `{"type": "cancel", "cancel"}` unasked.
+   */
+  private connectAgent(agentId: string): Response {
+    if (!agentId) return new Response("agent_id required", { status: 400 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, ["agent", `agent:${agentId}`]);
+    server.serializeAttachment({ agentId } satisfies AgentSocket);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const socket = ws.deserializeAttachment() as AgentSocket | null;
+    if (!socket?.agentId) return; // log subscribers only listen
+    let parsed: { type?: unknown; running_job_id?: unknown };
+    try {
+      parsed = JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+    } catch {
+      ws.send(JSON.stringify({ type: "error", error: "messages are JSON" }));
+      return;
+    }
+    if (parsed.type !== "heartbeat") {
+      ws.send(JSON.stringify({ type: "error", error: 'unknown message type; send {"type":"heartbeat","running_job_id":…}' }));
+      return;
+    }
+    const running = typeof parsed.running_job_id === "string" ? parsed.running_job_id : null;
+    const result = this.beat(socket.agentId, running, true);
+    ws.send(JSON.stringify({ type: "heartbeat", job: result.job, cancel: result.cancel }));
+    await this.afterWrite();
+  }
+
+  /** Offers work to connected agents: a queued job to the first idle one, cancels to their holders. */
+  private pushToAgents(): void {
+    for (const ws of this.ctx.getWebSockets("agent")) {
+      const socket = ws.deserializeAttachment() as AgentSocket | null;
+      if (!socket) continue;
+      // Unasked, the object speaks for the agent: it runs what the object says it holds.
+      const held = this.one("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", socket.agentId);
+      const result = this.beat(socket.agentId, held?.id ?? null, false);
+      try {
+        if (result.job) {
+          ws.send(JSON.stringify({ type: "job", job: result.job }));
+        } else if (result.newCancel) {
+          ws.send(JSON.stringify({ type: "cancel", cancel: result.cancel }));
+        }
+      } catch {
+        // A dead socket: the job it was given is never confirmed and is queued again (see agentLostJob).
+      }
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -664,6 +722,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   private wake(): void {
+    this.pushToAgents();
     const waiting = [...this.waiters];
     this.waiters.clear();
     for (const resolve of waiting) resolve();

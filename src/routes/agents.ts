@@ -86,3 +86,29 @@ export const agentsRouter = createRouter()
     });
     return c.json(result, 200);
   });
+
+const connect = createRoute({
+  method: "get",
+  path: "/v1/agents/{id}/connect",
+  tags: ["agents"],
+  summary: "Push channel: a WebSocket instead of long-polling",
+  description:
+    "Upgrade to a WebSocket. Send `{\"type\":\"heartbeat\",\"running_job_id\":…}` as HTTP heartbeats would; jobs (`{\"type\":\"job\",\"job\"}`) and cancels " +
+    "(`{\"type\":\"cancel\",\"cancel\"}`) are pushed the moment they exist. The host's Durable Object hibernates between messages. Long-polling stays available.",
+  security: [{ agentToken: [] }],
+  middleware: [agentAuth({ pathIsAgent: true })] as const,
+  request: { params: AgentIdParam },
+  responses: { 101: { description: "Switching to WebSocket" }, ...errorResponses(401, 403, 426) },
+});
+
+agentsRouter.openapi(connect, async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError(426, "upgrade_required", "this route speaks WebSocket (Upgrade: websocket)");
+  }
+  const agent = c.get("agent")!;
+  const params = new URLSearchParams({ agent_id: agent.id });
+  // The object's 101 answer carries the socket straight to the agent.
+  return (await hostQueue(c.env, agent.hostname).fetch(`https://host-queue/agent?${params}`, {
+    headers: { upgrade: "websocket" },
+  })) as never;
+});
