@@ -31,6 +31,7 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts", "src/**/*.test.ts"],
+      exclude: ["test/e2e/**", "node_modules/**"],
       setupFiles: ["./test/setup.ts"],
       // Request log lines are asserted where they matter; elsewhere they only bury failures.
       onConsoleLog: (log: string) => !log.includes('"msg":"request"'),
