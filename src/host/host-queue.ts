@@ -555,6 +555,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.schedule.alarmFired();
     const now = Date.now();
     const expired = this.ctx.storage.transactionSync(() => {
       let any = false;

@@ -5,6 +5,9 @@
  * whatever runs a timer must be idempotent.
  */
 export class Schedule {
+  /** The alarm time this instance last set or read; undefined until first read (a new instance reads it once). */
+  private armed: number | null | undefined;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
@@ -42,16 +45,20 @@ export class Schedule {
       .toArray();
   }
 
+  /** Once an alarm ran, the runtime has cleared it: the next rearm must set it again. */
+  alarmFired(): void {
+    this.armed = null;
+  }
+
   /** Arms the object's alarm for the earliest timer, or removes it when there is none. */
   async rearm(): Promise<void> {
     const next = this.sql.exec<{ due: number | null }>("SELECT MIN(due_at) AS due FROM timers").one().due;
-    if (next === null) {
-      await this.storage.deleteAlarm();
-      return;
-    }
     // An overdue timer fires at once; the runtime refuses times <= 0.
-    const at = Math.max(next, 1);
-    const current = await this.storage.getAlarm();
-    if (current !== at) await this.storage.setAlarm(at);
+    const at = next === null ? null : Math.max(next, 1);
+    this.armed ??= await this.storage.getAlarm();
+    if (this.armed === at) return;
+    if (at === null) await this.storage.deleteAlarm();
+    else await this.storage.setAlarm(at);
+    this.armed = at;
   }
 }
