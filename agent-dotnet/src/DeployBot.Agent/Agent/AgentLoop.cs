@@ -11,8 +11,8 @@ namespace DeployBot.Agent.Agent;
 ///   job reported <c>failed</c> ("interrupted: agent restarted mid-deploy") before any heartbeat could
 ///   make the controller fail it as <c>agent_restarted</c>;</item>
 /// <item>idle, it long-polls (<c>wait=50</c>) and sends the next heartbeat as soon as the answer arrives;</item>
-/// <item>busy, it heartbeats naming the job every lease/3 (long-polling for that long, so a cancel arrives at
-///   once) and passes a cancel for the job to its <see cref="JobRun"/>;</item>
+/// <item>busy, it heartbeats naming the job every lease/3 (without <c>wait</c>; see below) and passes a cancel
+///   for the job to its <see cref="JobRun"/>, which rolls back and reports;</item>
 /// <item>on stop (SIGTERM) it takes no new job, cancels a running deploy (which rolls back), keeps
 ///   heartbeating until that job is reported, then returns; <see cref="AgentSettings.DrainTimeout"/> bounds this.</item>
 /// </list>
@@ -105,29 +105,18 @@ public sealed class AgentLoop
             }
 
             var run = _current;
-            var sentAt = _time.GetTimestamp();
-            HeartbeatResponse? beat;
-            using (var beatStop = CancellationTokenSource.CreateLinkedTokenSource(hardStop))
+            if (run.Completion.IsCompleted)
             {
-                var renewal = HeartbeatAsync(run.JobId, (int)Math.Min(50, run.RenewEvery.TotalSeconds), beatStop.Token);
-                if (await Task.WhenAny(renewal, run.Completion) != renewal)
-                {
-                    // The job was reported: stop renewing its lease and go idle at once.
-                    beatStop.Cancel();
-                    await Ignore(renewal);
-                    beat = null;
-                }
-                else
-                {
-                    beat = await renewal;
-                }
-            }
-            if (beat is null || run.Completion.IsCompleted)
-            {
+                // Reported (or abandoned): go idle at once.
                 await run.Completion;
                 _current = null;
                 continue;
             }
+            var sentAt = _time.GetTimestamp();
+            // Busy heartbeats do not long-poll, and one in flight is never abandoned: the controller may go
+            // on holding an abandoned long poll, and when it wakes it speaks for this agent with a job id
+            // that is stale by then, which fails the next job as agent_restarted.
+            var beat = await HeartbeatAsync(run.JobId, 0, hardStop);
             if (beat.Cancel.Contains(run.JobId))
             {
                 run.RequestCancel(CancelReason.User);
