@@ -139,6 +139,34 @@ describe("HostQueue", () => {
   });
 });
 
+describe("HostQueue logs", () => {
+  const line = (seq: number) => ({ seq, ts: "2026-11-27T00:00:00.000Z", stream: "stdout" as const, text: `l${seq}` });
+
+  it("releases lines in seq order whatever order and repeats they arrive in", async () => {
+    const { host, stub } = freshHost();
+    const { job } = await stub.enqueue(request(host));
+    await stub.heartbeat("agent-1");
+    for (const batch of [[2], [1, 2], [4, 3], [3], [6], [5, 6, 7]]) {
+      expect((await stub.appendLogs("agent-1", job.id, batch.map(line))).outcome).toBe("ok");
+    }
+    const texts = (await stub.jobLogs(job.id)).filter((l) => l.stream === "stdout").map((l) => l.text);
+    expect(texts).toEqual(["l1", "l2", "l3", "l4", "l5", "l6", "l7"]);
+  });
+
+  it("numbers a new attempt's lines from 1 again", async () => {
+    const { host, stub } = freshHost();
+    const { job } = await stub.enqueue(request(host));
+    await stub.heartbeat("agent-1");
+    await stub.appendLogs("agent-1", job.id, [line(1), line(2)]);
+    // Never confirmed, and the agent says it runs nothing: queued again, and handed back as attempt 2.
+    expect((await stub.heartbeat("agent-1")).job).toMatchObject({ id: job.id, attempt: 2 });
+    expect((await stub.appendLogs("agent-1", job.id, [line(3)], 1)).outcome).toBe("stale");
+    await stub.appendLogs("agent-1", job.id, [line(1)]);
+    const lines = (await stub.jobLogs(job.id)).filter((l) => l.stream === "stdout");
+    expect(lines.map((l) => [l.attempt, l.seq])).toEqual([[1, 1], [1, 2], [2, 1]]);
+  });
+});
+
 describe("HostQueue outbox", () => {
   const d1Row = (id: string) => env.DB.prepare("SELECT status, version FROM jobs WHERE id = ?").bind(id).first<{ status: string; version: number }>();
 

@@ -94,8 +94,19 @@ export class LogStore {
    */
   append(jobId: string, attempt: number, lines: IncomingLine[], secrets: string[]): LogLine[] {
     const state = this.state(jobId, attempt);
-    for (const line of lines) {
+    const released: LogLine[] = [];
+    let parked = false;
+    for (const line of [...lines].sort((a, b) => a.seq - b.seq)) {
       if (line.seq < state.next_seq) continue; // already have it
+      const text = redact(line.text, secrets);
+      if (line.seq === state.next_seq && !parked) {
+        // The common case, lines in order: straight to the log, no parking.
+        const stored = this.keep(jobId, attempt, state, { ...line, text });
+        if (stored) released.push(stored);
+        state.next_seq = line.seq + 1;
+        continue;
+      }
+      parked = true;
       this.sql.exec(
         "INSERT OR IGNORE INTO logs_pending (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
         jobId,
@@ -103,10 +114,11 @@ export class LogStore {
         line.seq,
         line.ts,
         line.stream,
-        redact(line.text, secrets),
+        text,
       );
     }
-    return this.release(jobId, attempt, state, false);
+    released.push(...this.release(jobId, attempt, state, false));
+    return released;
   }
 
   /** At the end of an attempt: releases whatever still waits behind a gap, with a marker for the gap. */
@@ -150,6 +162,11 @@ export class LogStore {
       .toArray();
     const released: LogLine[] = [];
     for (const line of waiting) {
+      if (line.seq < state.next_seq) {
+        // Parked earlier, then stored when its turn came in a later batch.
+        this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
+        continue;
+      }
       if (line.seq !== state.next_seq) {
         if (!all) break;
         const missing = line.seq - state.next_seq;
@@ -157,17 +174,8 @@ export class LogStore {
       }
       state.next_seq = line.seq + 1;
       this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
-      if (state.limited) continue;
-      const text = cutLine(line.text);
-      const size = encoder.encode(text).length;
-      if (state.bytes + size > MAX_JOB_LOG_BYTES || state.lines + 1 > MAX_JOB_LOG_LINES) {
-        state.limited = 1;
-        released.push(this.insert(jobId, attempt, line.seq, line.ts, "system", LOG_LIMIT_MARKER));
-        continue;
-      }
-      state.bytes += size;
-      state.lines += 1;
-      released.push(this.insert(jobId, attempt, line.seq, line.ts, line.stream, text));
+      const stored = this.keep(jobId, attempt, state, line);
+      if (stored) released.push(stored);
     }
     this.sql.exec(
       "UPDATE log_state SET next_seq = ?, bytes = ?, lines = ?, limited = ? WHERE job_id = ?",
@@ -178,6 +186,20 @@ export class LogStore {
       jobId,
     );
     return released;
+  }
+
+  /** Stores one in-order line within the job's limits: the line, the limit marker once, or nothing. */
+  private keep(jobId: string, attempt: number, state: JobLogState, line: IncomingLine): LogLine | null {
+    if (state.limited) return null;
+    const text = cutLine(line.text);
+    const size = encoder.encode(text).length;
+    if (state.bytes + size > MAX_JOB_LOG_BYTES || state.lines + 1 > MAX_JOB_LOG_LINES) {
+      state.limited = 1;
+      return this.insert(jobId, attempt, line.seq, line.ts, "system", LOG_LIMIT_MARKER);
+    }
+    state.bytes += size;
+    state.lines += 1;
+    return this.insert(jobId, attempt, line.seq, line.ts, line.stream, text);
   }
 
   private insert(jobId: string, attempt: number, seq: number, ts: string, stream: string, text: string): LogLine {
