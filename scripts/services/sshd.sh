@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/services/sshd.sh — the OpenSSH server that ssh-relay's tests run against.
+#
+# What it does, as root on Debian 12, with no network beyond Debian's apt:
+#   installs openssh-server, openssh-client (ssh-keygen) and curl with apt,
+#   unless /usr/sbin/sshd and ssh-keygen are already present.
+#
+# It starts nothing. The tests start and stop their own sshd instances
+# (`/usr/sbin/sshd -D -p PORT -o ListenAddress=127.0.0.1 -h HOSTKEY -f CONFIG`)
+# with host and client keys they generate in a temporary directory, so no
+# system-wide sshd, host key or authorized_keys is touched. The package's own
+# init script is kept from starting the system sshd (policy-rc.d 101).
+#
+# It also creates /run/sshd, the privilege-separation directory that sshd
+# insists on (it lives on a tmpfs, so it is created on every run).
+#
+# Idempotent: a second run installs nothing and takes well under a second.
+set -euo pipefail
+
+log() { printf '[sshd.sh] %s\n' "$*" >&2; }
+
+install_packages() {
+  if [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null && command -v curl >/dev/null; then
+    return
+  fi
+  log "installing openssh-server openssh-client curl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends openssh-server openssh-client curl >/dev/null
+  if ((created_policy)); then rm -f "$policy"; fi
+}
+
+main() {
+  if [ "$(id -u)" -ne 0 ]; then log "run me as root"; exit 1; fi
+  install_packages
+  mkdir -p /run/sshd
+  chmod 0755 /run/sshd
+  log "ready: $(/usr/sbin/sshd -V 2>&1 | head -n1 || true) at /usr/sbin/sshd (not started; tests start their own)"
+}
+
+main "$@"
