@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type Plugin } from "vitest/config";
+import { FAKE_RELAY_TOKEN, fakeRelay } from "./test/fake-relay.ts";
 
 /** Mirrors wrangler.toml's Text rule: `import text from "apps.yaml"` gives the file's text. */
 function yamlAsText(): Plugin {
@@ -25,7 +26,11 @@ export default defineConfig(async () => {
             GITHUB_WEBHOOK_SECRET: "test-webhook-secret",
             DEPLOYBOT_API_TOKENS: "test-admin-token,second-admin-token",
             AGENT_ENROLL_TOKEN: "test-enroll-token",
+            SSH_RELAY_URL: "http://relay.test",
+            SSH_RELAY_TOKEN: FAKE_RELAY_TOKEN,
           },
+          // Every outbound fetch of the Worker lands here: the fake relay, and nothing else.
+          outboundService: fakeRelay,
         },
       }),
     ],

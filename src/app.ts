@@ -10,6 +10,7 @@ import { agentJobsRouter } from "./routes/agent-jobs";
 import { jobsRouter } from "./routes/jobs";
 import { logsRouter } from "./routes/logs";
 import { metricsRouter } from "./routes/metrics";
+import { sshRouter } from "./routes/ssh";
 import { webhooksRouter } from "./routes/webhooks";
 
 export const app = createRouter();
@@ -39,6 +40,7 @@ app.route("/", jobsRouter);
 app.route("/", agentJobsRouter);
 app.route("/", logsRouter);
 app.route("/", metricsRouter);
+app.route("/", sshRouter);
 app.route("/", hostsRouter);
 app.route("/", configRouter);
 

@@ -1,4 +1,5 @@
 import type { HostQueue } from "./host/host-queue";
+import type { SshRelay } from "./ssh/relay-container";
 
 /** Bindings and secrets of the controller Worker (see wrangler.toml and .dev.vars.example). */
 export interface Env {
@@ -8,8 +9,13 @@ export interface Env {
   /** Comma-separated admin bearer tokens for the API and the CLI. */
   DEPLOYBOT_API_TOKENS: string;
   AGENT_ENROLL_TOKEN: string;
+  /** Where the relay listens in local dev and tests; in production the SSH_RELAY container is used instead. */
   SSH_RELAY_URL?: string;
   SSH_RELAY_TOKEN?: string;
+  /** Production only: the relay's private key for SSH targets, handed to its container. */
+  SSH_PRIVATE_KEY?: string;
+  /** Production only: the ssh-relay Cloudflare Container. */
+  SSH_RELAY?: DurableObjectNamespace<SshRelay>;
 }
 
 /** Hono's environment for this app: the bindings plus per-request variables. */

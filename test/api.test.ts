@@ -121,15 +121,15 @@ describe("with the test apps.yaml", () => {
     it("lists newest first with filters and cursor pagination over D1", async () => {
       const made: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const { body } = await post("/v1/jobs", { app: "api", ref: "main", sha: sha(100 + i), host: "host-03" });
+        const { body } = await post("/v1/jobs", { app: "worker", ref: "main", sha: sha(100 + i), host: "host-02" });
         made.push(body.id);
         await new Promise((r) => setTimeout(r, 2)); // distinct created_at
       }
-      await settleHistory("host-03");
+      await settleHistory("host-02");
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: any = await callJson(`/v1/jobs?app=api&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+        const page: any = await callJson(`/v1/jobs?app=worker&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
         expect(page.status).toBe(200);
         expect(page.body.jobs.length).toBeLessThanOrEqual(2);
         seen.push(...page.body.jobs.map((j: any) => j.id));
@@ -138,14 +138,14 @@ describe("with the test apps.yaml", () => {
       expect(seen).toEqual([...made].reverse());
 
       // Each newer push superseded the older queued one: only the newest is still queued.
-      const queued = await callJson("/v1/jobs?app=api&status=queued");
+      const queued = await callJson("/v1/jobs?app=worker&status=queued");
       expect(queued.body.jobs.map((j: any) => j.id)).toEqual([made[4]]);
-      const cancelled = await callJson("/v1/jobs?host=host-03&status=cancelled");
+      const cancelled = await callJson("/v1/jobs?app=worker&host=host-02&status=cancelled");
       expect(cancelled.body.jobs).toHaveLength(4);
       expect(cancelled.body.jobs[0].error).toBe(`superseded by job ${made[4]}`);
 
       const one = await callJson(`/v1/jobs/${made[4]}`);
-      expect(one).toMatchObject({ status: 200, body: { id: made[4], status: "queued", host: "host-03" } });
+      expect(one).toMatchObject({ status: 200, body: { id: made[4], status: "queued", host: "host-02" } });
     });
 
     it("answers 404 for an unknown job and 400 for a bad filter or cursor", async () => {
@@ -269,7 +269,7 @@ describe("config", () => {
     const res = await putConfig(edited);
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect(body).toMatchObject({ changed: true, source: "stored", apps: ["hello", "api"], hosts: ["host-01", "host-02", "host-03"] });
+    expect(body).toMatchObject({ changed: true, source: "stored", apps: ["hello", "api", "worker"], hosts: ["host-01", "host-02", "host-03"] });
     const current = await call("/v1/config");
     expect(current.headers.get("x-config-version")).toBe(String(body.version));
     expect(await current.text()).toBe(edited);

@@ -9,6 +9,8 @@ import { migrate } from "./migrations";
 import { Outbox } from "./outbox";
 import { Schedule } from "./schedule";
 import { endEvent, frames, logEvent, statusEvent, type StreamEvent } from "./stream";
+import { relayClient, type SshTarget } from "../ssh/relay";
+import { RELAY_AGENT, runSshJob } from "./ssh-runner";
 
 /** How long after its last heartbeat an agent still counts as online (longest long poll plus margin). */
 export const ONLINE_WINDOW_MS = 75_000;
@@ -32,6 +34,8 @@ export interface EnqueueRequest {
   /** Lease and retry policy from apps.yaml at the time of the push. */
   lease_s: number;
   retries: number;
+  /** For ssh-mode jobs: where the relay connects. */
+  target?: SshTarget | null;
 }
 
 export interface EnqueueResult {
@@ -128,6 +132,7 @@ interface JobRow extends Record<string, SqlStorageValue> {
   acked: number;
   cancel_requested: number;
   cancel_delivered: number;
+  target: string | null;
   version: number;
 }
 
@@ -208,8 +213,8 @@ export class HostQueue extends DurableObject<Env> {
       const older = this.all("SELECT * FROM jobs WHERE app = ? AND status = 'queued' ORDER BY pos", request.app);
       for (const row of older) this.finish(row, "cancelled", { error: `superseded by job ${id}` }, now);
       this.sql.exec(
-        `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
         id,
         request.app,
         request.repo,
@@ -224,6 +229,7 @@ export class HostQueue extends DurableObject<Env> {
         request.lease_s,
         request.retries,
         now,
+        request.target ? JSON.stringify(request.target) : null,
       );
       const row = this.one("SELECT * FROM jobs WHERE id = ?", id)!;
       this.outbox.add(toSnapshot(row), now);
@@ -283,7 +289,8 @@ export class HostQueue extends DurableObject<Env> {
       if (runningJobId !== null || this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1")) {
         return { job: null, cancel, newCancel };
       }
-      const next = this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1");
+      // Agents take agent-mode jobs only; ssh-mode jobs go through the relay (startSshIfIdle).
+      const next = this.one("SELECT * FROM jobs WHERE status = 'queued' AND mode = 'agent' ORDER BY pos LIMIT 1");
       if (!next) return { job: null, cancel, newCancel };
 
       const row = this.update(next, {
@@ -397,6 +404,14 @@ export class HostQueue extends DurableObject<Env> {
       }
       this.sql.exec("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", jobId);
       this.note(row, "[deploybot] cancel requested; waiting for the agent to stop", now);
+      if (row.mode === "ssh") {
+        this.ctx.waitUntil(
+          relayClient(this.env)
+            .fetch(`/v1/deploy/${encodeURIComponent(row.id)}/cancel`, {})
+            .then((res) => res.body?.cancel())
+            .catch(() => undefined), // the lease still ends it if the relay cannot be told
+        );
+      }
       return { outcome: "cancel_requested", job: toJob(row) };
     });
     if (result.outcome !== "not_found" && result.outcome !== "already_finished") {
@@ -620,6 +635,69 @@ export class HostQueue extends DurableObject<Env> {
     return done;
   }
 
+  /**
+   * ssh hosts have no agent: when nothing runs, the object hands the oldest
+   * queued ssh-mode job to the relay itself, under the same rules (lease,
+   * attempts, logs, cancel) as an agent's job.
+   */
+  private startSshIfIdle(): void {
+    const now = Date.now();
+    const started = this.ctx.storage.transactionSync(() => {
+      if (this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1")) return null;
+      const next = this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1");
+      if (!next || next.mode !== "ssh" || !next.target) return null;
+      const row = this.update(next, {
+        status: "running",
+        agent_id: RELAY_AGENT,
+        started_at: iso(now),
+        acked: 1,
+        lease_expires_at: now + next.lease_s * 1000,
+      }, now);
+      this.schedule.set("lease", row.id, row.lease_expires_at!);
+      this.observeDispatch((now - next.queued_at) / 1000);
+      this.broadcast(row, [statusEvent(toJob(row))]);
+      this.note(row, `[deploybot] attempt ${row.attempt} running through the ssh relay on ${JSON.parse(row.target!).address}`, now);
+      return row;
+    });
+    if (!started) return;
+    const target = JSON.parse(started.target!) as SshTarget;
+    const job = { id: started.id, attempt: started.attempt, app: started.app, sha: started.sha, deploy: JSON.parse(started.deploy) as DeploySpec, target, lease_s: started.lease_s };
+    this.ctx.waitUntil(
+      runSshJob(relayClient(this.env), job, {
+        logs: async (lines) => void (await this.appendLogs(RELAY_AGENT, job.id, lines, job.attempt)),
+        renew: async () => this.touch(RELAY_AGENT, job.id, job.attempt),
+        done: async (status, error) => void (await this.report(RELAY_AGENT, job.id, { status, error, attempt: job.attempt })),
+        lost: async (reason, retry) => this.relayLost(job.id, job.attempt, reason, retry),
+      }).then(() => this.afterWrite()),
+    );
+  }
+
+  /** Renews the lease of a job `agentId` holds (the relay runner's keep-alive). */
+  private touch(agentId: string, jobId: string, attempt: number): void {
+    this.ctx.storage.transactionSync(() => {
+      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
+      if (row && this.checkHolder(row, agentId, attempt).outcome === "ok") this.renewLease(row, Date.now());
+    });
+  }
+
+  /** The relay could not finish an attempt: like a lost lease, unless retrying cannot help. */
+  private async relayLost(jobId: string, attempt: number, reason: string, retry: boolean): Promise<void> {
+    const now = Date.now();
+    const changed = this.ctx.storage.transactionSync(() => {
+      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
+      if (!row || this.checkHolder(row, RELAY_AGENT, attempt).outcome !== "ok") return false;
+      this.note(row, `[deploybot] ${reason}`, now);
+      if (row.cancel_requested) this.finish(row, "cancelled", { error: reason }, now);
+      else if (retry && row.attempt <= row.retries) this.requeue(row, now, reason);
+      else this.finish(row, "failed", { error: reason }, now);
+      return true;
+    });
+    if (changed) {
+      this.wake();
+      await this.afterWrite();
+    }
+  }
+
   /** A line from DeployBot itself in the job's log, streamed like any other. */
   private note(row: JobRow, text: string, now: number): void {
     const line = this.logs.system(row.id, row.attempt, text);
@@ -723,6 +801,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   private wake(): void {
+    this.startSshIfIdle();
     this.pushToAgents();
     const waiting = [...this.waiters];
     this.waiters.clear();

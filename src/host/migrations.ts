@@ -35,6 +35,8 @@ const STEPS: string[][] = [
       PRIMARY KEY (name, label)
     )`,
   ],
+  // ssh-mode jobs carry their target (apps.yaml's ssh block) for the relay.
+  ["ALTER TABLE jobs ADD COLUMN target TEXT"],
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -1,10 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
-import { appsForRepo, normaliseRef, type AppsConfig } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
-import { decodeCursor, getJob, latestPushedSha, listJobs } from "../db/queries";
+import { decodeCursor, getJob, listJobs } from "../db/queries";
 import { ApiError } from "../errors";
-import { dispatch } from "../host/dispatch";
+import { queueDeploy } from "../host/dispatch";
 import { hostQueue } from "../host/stub";
 import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
@@ -68,36 +67,10 @@ const cancelJob = createRoute({
   },
 });
 
-/** The app a manual deploy means: by name, or the one app of `repo` that runs on `host`. */
-function resolveApp(config: AppsConfig, body: { app?: string | undefined; repo?: string | undefined; host: string }): string {
-  if (body.app) {
-    if (!(body.app in config.apps)) throw new ApiError(404, "unknown_app", `app "${body.app}" is not in apps.yaml`);
-    return body.app;
-  }
-  const candidates = appsForRepo(config, body.repo!);
-  if (candidates.length === 0) throw new ApiError(404, "unknown_repo", `repository "${body.repo}" is not in apps.yaml`);
-  const onHost = candidates.filter(([, app]) => app.hosts.includes(body.host));
-  if (onHost.length === 1) return onHost[0]![0];
-  if (onHost.length === 0) return candidates[0]![0]; // reported below as "not a host of this app"
-  throw new ApiError(422, "ambiguous_repo", `repository "${body.repo}" has several apps on ${body.host} (${onHost.map(([n]) => n).join(", ")}); give "app"`);
-}
-
 export const jobsRouter = createRouter()
   .openapi(createJob, async (c) => {
-    const body = c.req.valid("json");
     const { config } = await loadRunningConfig(c.env.DB);
-    if (!(body.host in config.hosts)) throw new ApiError(404, "unknown_host", `host "${body.host}" is not in apps.yaml`);
-    const appName = resolveApp(config, body);
-    const app = config.apps[appName]!;
-    if (!app.hosts.includes(body.host)) {
-      throw new ApiError(422, "host_not_in_app", `app "${appName}" does not deploy to ${body.host} (its hosts: ${app.hosts.join(", ")})`);
-    }
-    const ref = normaliseRef(app, body.ref);
-    const sha = body.sha ?? (await latestPushedSha(drizzle(c.env.DB), app.repo, ref));
-    if (!sha) {
-      throw new ApiError(422, "unknown_sha", `no push to ${ref} of ${app.repo} has been seen; give "sha"`);
-    }
-    const result = await dispatch(c.env, config, { appName, host: body.host, ref, sha, trigger: "api", deliveryId: null });
+    const result = await queueDeploy(c.env, config, c.req.valid("json"));
     return c.json(result.job, result.created ? 201 : 200);
   })
   .openapi(listJobsRoute, async (c) => {

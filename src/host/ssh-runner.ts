@@ -1,0 +1,73 @@
+import type { DeploySpec } from "../config/apps";
+import { readNdjson, RelayError, relayFailure, type RelayClient, type SshTarget } from "../ssh/relay";
+import type { IncomingLine } from "./logs";
+
+/** The agent id the host object records for jobs it runs through the relay. */
+export const RELAY_AGENT = "ssh-relay";
+
+/** Relay failures that another attempt will not fix. */
+const PERMANENT = new Set(["host_key_mismatch", "auth_failed"]);
+
+export interface SshJob {
+  id: string;
+  attempt: number;
+  app: string;
+  sha: string;
+  deploy: DeploySpec;
+  target: SshTarget;
+  lease_s: number;
+}
+
+/** What the runner tells the host object; each call is one transaction there. */
+export interface SshJobHooks {
+  logs(lines: IncomingLine[]): Promise<void>;
+  renew(): Promise<void>;
+  /** The deploy ran to an end (the relay's `result`). */
+  done(status: "succeeded" | "failed", error: string | null): Promise<void>;
+  /** The relay or the host could not be reached, or the stream broke: `retry` says whether another attempt may help. */
+  lost(reason: string, retry: boolean): Promise<void>;
+}
+
+/**
+ * Runs one ssh-mode job: `POST /v1/deploy` on the relay, its NDJSON log lines
+ * into the job's log (numbered like an agent's), its `result` as the job's end.
+ * Renews the job's lease every lease/3 while the relay works.
+ */
+export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHooks): Promise<void> {
+  let seq = 0;
+  let ended = false;
+  const renewal = setInterval(() => void hooks.renew().catch(() => undefined), Math.max(1000, (job.lease_s * 1000) / 3));
+  try {
+    const res = await relay.fetch("/v1/deploy", {
+      target: job.target,
+      job_id: job.id,
+      attempt: job.attempt,
+      app: job.app,
+      sha: job.sha,
+      deploy: job.deploy,
+    });
+    if (!res.ok || !res.body) throw await relayFailure(res);
+    await readNdjson(res.body, async (message) => {
+      if (message.type === "log") {
+        const stream = message.stream === "stderr" || message.stream === "system" ? message.stream : "stdout";
+        await hooks.logs([{ seq: ++seq, ts: new Date().toISOString(), stream, text: String(message.text ?? "") }]);
+      } else if (message.type === "result") {
+        ended = true;
+        const step = message.step ? ` at ${String(message.step)}` : "";
+        const error = message.status === "succeeded" ? null : `${String(message.error ?? message.status)}${step}${message.rolled_back ? "; previous container restored" : ""}`;
+        await hooks.done(message.status === "succeeded" ? "succeeded" : "failed", error);
+      } else if (message.type === "error") {
+        ended = true;
+        const code = String(message.code ?? "ssh_error");
+        await hooks.lost(`${code}: ${String(message.message ?? "")}`, !PERMANENT.has(code));
+      }
+    });
+    if (!ended) await hooks.lost("relay_lost: the relay's stream ended before a result", true);
+  } catch (err) {
+    if (ended) return;
+    const code = err instanceof RelayError ? err.code : "relay_lost";
+    await hooks.lost(`${code}: ${(err as Error).message}`, !PERMANENT.has(code));
+  } finally {
+    clearInterval(renewal);
+  }
+}
