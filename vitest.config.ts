@@ -19,7 +19,7 @@ export default defineConfig(async () => {
     plugins: [
       yamlAsText(),
       cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
+        wrangler: { configPath: "./wrangler.dev.toml" },
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,

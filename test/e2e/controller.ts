@@ -62,7 +62,7 @@ export async function startController(options: { port?: number; stateDir?: strin
   const persist = join(stateDir, "state");
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
 
-  const migrate = spawn("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { env, stdio: "pipe" });
+  const migrate = spawn("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--config", "wrangler.dev.toml", "--persist-to", persist], { env, stdio: "pipe" });
   let migrateLog = "";
   migrate.stdout?.on("data", (d) => (migrateLog += d));
   migrate.stderr?.on("data", (d) => (migrateLog += d));
@@ -76,7 +76,7 @@ export async function startController(options: { port?: number; stateDir?: strin
   const launch = async () => {
     child = spawn(
       "npx",
-      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--env-file", varsFile, "--show-interactive-dev-session=false"],
+      ["wrangler", "dev", "--config", "wrangler.dev.toml", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--env-file", varsFile, "--show-interactive-dev-session=false"],
       { env, stdio: "pipe", detached: true },
     );
     child.stdout?.on("data", (d) => (log += d));
