@@ -1,0 +1,165 @@
+/**
+ * Commands the relay runs on a target, as pure builders that return argv
+ * arrays (Kamal's lib/kamal/commands, in TypeScript). Nothing here touches a
+ * network or a shell: `shellQuote` (quote.ts) turns an argv into the one
+ * command line sent over SSH, and pool.ts runs it. test/commands.test.ts pins
+ * every builder as a string.
+ *
+ * Assumptions: the target has the docker CLI on the login user's PATH and may
+ * use it (root, or a member of the docker group); values were validated at the
+ * edge (request.ts), so a container name is `[A-Za-z0-9][A-Za-z0-9_.-]*` and
+ * an image never starts with `-` — quoting keeps a value from running, but
+ * only validation keeps it from being read as an option.
+ */
+
+import { shellQuote } from "./quote.ts";
+
+export type Argv = readonly string[];
+
+/** Labels every container a deploy starts carries (the agent uses the same). */
+export const LABEL_APP = "deploybot.app";
+export const LABEL_SHA = "deploybot.sha";
+export const LABEL_JOB = "deploybot.job";
+
+/** Seconds `docker stop` waits before SIGKILL, as the .NET agent. */
+export const STOP_GRACE_S = 10;
+
+export interface RunSpec {
+  name: string;
+  image: string;
+  /** `"8080:80"`, `"127.0.0.1:8080:80"`, optionally with `/tcp` or `/udp`. */
+  ports: readonly string[];
+  env: Readonly<Record<string, string>>;
+  labels: Readonly<Record<string, string>>;
+  /** Docker restart policy; the agent uses `unless-stopped`. */
+  restart?: string;
+}
+
+/** `docker pull IMAGE`: always pull, a tag may have moved. */
+export function dockerPull(image: string): Argv {
+  return ["docker", "pull", image];
+}
+
+/** Exit 0 when IMAGE is on the host (used when a pull fails). */
+export function dockerImageInspect(image: string): Argv {
+  return ["docker", "image", "inspect", "--format", "{{.Id}}", image];
+}
+
+/**
+ * The container called exactly NAME, one line `ID STATE` or nothing. `docker
+ * ps` exits 0 either way, so "absent" is not confused with "docker failed".
+ * The name filter is a regular expression; `.` is the only meta character a
+ * valid container name can hold.
+ */
+export function dockerFindContainer(name: string, label?: { key: string; value: string }): Argv {
+  const argv = ["docker", "ps", "-a", "--no-trunc", "--filter", `name=^${escapeRegex(name)}$`];
+  if (label) argv.push("--filter", `label=${label.key}=${label.value}`);
+  argv.push("--format", "{{.ID}} {{.State}}");
+  return argv;
+}
+
+export function dockerRename(from: string, to: string): Argv {
+  return ["docker", "rename", from, to];
+}
+
+export function dockerStop(name: string, graceSeconds: number = STOP_GRACE_S): Argv {
+  return ["docker", "stop", "--time", String(graceSeconds), name];
+}
+
+export function dockerStart(name: string): Argv {
+  return ["docker", "start", name];
+}
+
+export function dockerRemove(name: string): Argv {
+  return ["docker", "rm", "-f", name];
+}
+
+/** `docker run -d` with name, restart policy, ports, env and labels; the image last. */
+export function dockerRun(spec: RunSpec): Argv {
+  const { name, image, ports, env, labels, restart = "unless-stopped" } = spec;
+  return [
+    "docker", "run", "-d",
+    "--name", name,
+    "--restart", restart,
+    ...ports.flatMap((port) => ["-p", port]),
+    // `-e K=V` as one argv entry: docker splits at the first `=`, so a value
+    // may hold `=`, quotes or newlines.
+    ...Object.entries(env).flatMap(([key, value]) => ["-e", `${key}=${value}`]),
+    ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
+    image,
+  ];
+}
+
+/** The container's last LINES lines of output, on their own streams. */
+export function dockerLogs(name: string, lines: number): Argv {
+  return ["docker", "logs", "--tail", String(lines), name];
+}
+
+/** Every container, one JSON object per line. */
+export function dockerPsAll(): Argv {
+  return ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"];
+}
+
+/** Exit 0 and the path when TOOL is on PATH (`command` is a POSIX builtin). */
+export function commandExists(tool: string): Argv {
+  return ["command", "-v", tool];
+}
+
+/**
+ * One health probe with curl: prints the HTTP status (`000` when nothing
+ * answered) and exits 0 for any answer; redirects are not followed.
+ */
+export function curlProbe(url: string, timeoutSeconds: number): Argv {
+  return ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", String(timeoutSeconds), url];
+}
+
+/**
+ * One health probe with wget (GNU or BusyBox): exits 0 only for a 2xx (after
+ * redirects, which wget follows); `-S` prints the status line on stderr.
+ */
+export function wgetProbe(url: string, timeoutSeconds: number): Argv {
+  return ["wget", "-S", "-O", "/dev/null", "-T", String(timeoutSeconds), url];
+}
+
+/** hostname, uptime, load and memory in one read: four files, in this order. */
+export function readProcFiles(): Argv {
+  return ["cat", "/proc/sys/kernel/hostname", "/proc/uptime", "/proc/loadavg", "/proc/meminfo"];
+}
+
+/** Disk usage in bytes, POSIX output (one line per file system). */
+export function diskFree(): Argv {
+  return ["df", "-P", "-B1"];
+}
+
+function shellQuoteOne(value: string): string {
+  return shellQuote([value]);
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The first stderr line of every wrapped command: this marker, then the process group id. */
+export const PGID_MARKER = "\x1edeploybot-relay-pgid:";
+
+/**
+ * Wraps a command line so that the shell first reports its process id on
+ * stderr (a line the relay strips), then runs the command with `eval`.
+ *
+ * Why: sshd makes the session's shell a session and process-group leader
+ * (setsid), so that id is the group of everything the command starts. To kill
+ * a timed-out or cancelled command the relay sends a `signal` request, but
+ * OpenSSH honours it only under privilege separation, which root logins do
+ * not get; `kill -s KILL -- -PGID` over a second channel works for every user.
+ * `eval` of the single-quoted command keeps the user's line exactly as typed
+ * (a syntax error in it is reported by eval, after the marker).
+ */
+export function withPgidReport(command: string): string {
+  return `printf '\\036deploybot-relay-pgid:%s\\n' "$$" >&2; eval ${shellQuoteOne(command)}`;
+}
+
+/** Kills process group PGID and everything in it. */
+export function killProcessGroup(pgid: number): Argv {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not a process group id: ${pgid}`);
+  return ["kill", "-s", "KILL", "--", `-${pgid}`];
+}
