@@ -4,7 +4,8 @@
 //   push       GET /v1/agents/{id}/connect (WebSocket), the job pushed by the host's object
 // Between samples the agent reports success, so the host is idle again.
 import { api, type Controller } from "../test/e2e/controller.ts";
-import { agentCall, ms, register, summary } from "./lib.ts";
+import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
+import { ms, summary } from "./lib.ts";
 
 const SAMPLES = Number(process.env.BENCH_DISPATCH_SAMPLES ?? 200);
 
@@ -35,10 +36,10 @@ async function enqueue(controller: Controller, host: string) {
 }
 
 async function longPoll(controller: Controller): Promise<number[]> {
-  const agent = await register(controller, "bench-lp");
+  const agent = await ScriptedAgent.register(controller, "bench-lp");
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    const beat = agentCall(controller, agent.token, `/v1/agents/${agent.agent_id}/heartbeat?wait=50`, { running_job_id: null });
+    const beat = agent.call(`/v1/agents/${agent.id}/heartbeat?wait=50`, { running_job_id: null });
     await new Promise((r) => setTimeout(r, 15)); // let the poll park in the object
     const t0 = performance.now();
     const enqueued = enqueue(controller, "bench-lp");
@@ -47,14 +48,14 @@ async function longPoll(controller: Controller): Promise<number[]> {
     const jobId = await enqueued;
     if (answer.body?.job?.id !== jobId) throw new Error(`long poll got ${JSON.stringify(answer.body)}, expected ${jobId}`);
     samples.push(t1 - t0);
-    await agentCall(controller, agent.token, `/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
+    await agent.call(`/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
   }
   return samples;
 }
 
 async function push(controller: Controller): Promise<number[]> {
-  const agent = await register(controller, "bench-ws");
-  const url = `${controller.url.replace("http", "ws")}/v1/agents/${agent.agent_id}/connect`;
+  const agent = await ScriptedAgent.register(controller, "bench-ws");
+  const url = `${controller.url.replace("http", "ws")}/v1/agents/${agent.id}/connect`;
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${agent.token}` } } as never);
   const inbox: Array<(m: any) => void> = [];
   ws.onmessage = (e) => inbox.shift()?.(JSON.parse(String(e.data)));
@@ -76,7 +77,7 @@ async function push(controller: Controller): Promise<number[]> {
     const jobId = await enqueued;
     if (pushed.type !== "job" || pushed.job.id !== jobId) throw new Error(`push got ${JSON.stringify(pushed)}`);
     samples.push(t1 - t0);
-    await agentCall(controller, agent.token, `/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
+    await agent.call(`/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
   }
   ws.close();
   return samples;

@@ -1,7 +1,6 @@
 // Shared pieces of the benchmarks: percentiles, a scripted agent over plain fetch, the machine line.
 import { cpus, totalmem } from "node:os";
 import { execSync } from "node:child_process";
-import { E2E_SECRETS, type Controller } from "../test/e2e/controller.ts";
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -33,22 +32,3 @@ export function machine(): string {
   ].join("\n");
 }
 
-export async function register(controller: Controller, hostname: string) {
-  const res = await fetch(`${controller.url}/v1/agents/register`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${E2E_SECRETS.AGENT_ENROLL_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ hostname, version: "bench" }),
-  });
-  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { agent_id: string; token: string };
-}
-
-export async function agentCall(controller: Controller, token: string, path: string, body: unknown) {
-  const res = await fetch(`${controller.url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}

@@ -2,7 +2,8 @@
 // 10 subscribers, every subscriber checked for every line (no loss, no duplicate, in order).
 import { request } from "node:http";
 import { api, E2E_SECRETS, type Controller } from "../test/e2e/controller.ts";
-import { agentCall, ms, register, summary } from "./lib.ts";
+import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
+import { ms, summary } from "./lib.ts";
 
 const SUBSCRIBERS = 10;
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 20_000);
@@ -61,16 +62,16 @@ function subscribe(controller: Controller, jobId: string, onLog: (data: any) => 
 export async function benchLogs(controller: Controller): Promise<string> {
   const put = await api(controller, "/v1/config", { method: "PUT", body: config, headers: { "content-type": "application/yaml" } });
   if (put.status !== 200) throw new Error(`config: ${put.status}`);
-  const agent = await register(controller, "bench-logs");
+  const agent = await ScriptedAgent.register(controller, "bench-logs");
   const created = await api(controller, "/v1/jobs", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ app: "logs", ref: "main", sha: "b".repeat(40), host: "bench-logs" }),
   });
   const jobId = ((await created.json()) as { id: string }).id;
-  const beat = await agentCall(controller, agent.token, `/v1/agents/${agent.agent_id}/heartbeat`, { running_job_id: null });
+  const beat = await agent.call(`/v1/agents/${agent.id}/heartbeat`, { running_job_id: null });
   if (beat.body?.job?.id !== jobId) throw new Error("job not handed out");
-  await agentCall(controller, agent.token, `/v1/jobs/${jobId}/status`, { status: "running" });
+  await agent.call(`/v1/jobs/${jobId}/status`, { status: "running" });
   for (let i = 0; i < 50; i++) {
     // the stream route reads the job from D1, which the outbox fills within moments
     if ((await api(controller, `/v1/jobs/${jobId}`)).status === 200) break;
@@ -100,11 +101,11 @@ export async function benchLogs(controller: Controller): Promise<string> {
     for (let i = seq; i < seq + BATCH && i <= LINES; i++) lines.push({ seq: i, ts: new Date().toISOString(), stream: "stdout", text: `line ${i} ${"x".repeat(60)}` });
     const now = performance.now();
     for (const line of lines) sentAt.set(line.seq, now);
-    const res = await agentCall(controller, agent.token, `/v1/jobs/${jobId}/logs`, { lines });
+    const res = await agent.call(`/v1/jobs/${jobId}/logs`, { lines });
     if (res.status !== 204) throw new Error(`logs: ${res.status}`);
   }
   const sent = performance.now();
-  await agentCall(controller, agent.token, `/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
+  await agent.call(`/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
   await Promise.all(streams);
   const finished = performance.now();
 

@@ -148,7 +148,9 @@ export function parseAppsYaml(text: string): ParseResult {
   const problems = result.error.issues.map((issue) => {
     const path = issue.path.map(String);
     const { line, col } = position(locate(doc.contents, path, text.length));
-    return { path: path.join("."), line, column: col, message: issue.message };
+    const missing = issue.code === "invalid_type" && /received undefined$/.test(issue.message);
+    const message = missing ? `"${path.at(-1)}" is required here` : issue.message;
+    return { path: path.join("."), line, column: col, message };
   });
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { ok: false, problems };

@@ -57,6 +57,7 @@ export interface DeployRequest {
   ref: string;
   sha?: string | undefined;
   host: string;
+  rollback?: boolean | undefined;
 }
 
 /**
@@ -82,5 +83,5 @@ export async function queueDeploy(
   const ref = normaliseRef(app, body.ref);
   const sha = body.sha ?? (await latestPushedSha(drizzle(env.DB), app.repo, ref));
   if (!sha) throw new ApiError(422, "unknown_sha", `no push to ${ref} of ${app.repo} has been seen; give "sha"`);
-  return dispatch(env, config, { appName, host: body.host, ref, sha, trigger: "api", deliveryId: null });
+  return dispatch(env, config, { appName, host: body.host, ref, sha, trigger: body.rollback ? "rollback" : "api", deliveryId: null });
 }

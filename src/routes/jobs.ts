@@ -1,7 +1,7 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { loadRunningConfig } from "../config/current";
-import { decodeCursor, getJob, listJobs } from "../db/queries";
+import { decodeCursor, getJob, jobLogLines, listJobs } from "../db/queries";
 import { ApiError } from "../errors";
 import { queueDeploy } from "../host/dispatch";
 import { hostQueue } from "../host/stub";
@@ -67,6 +67,39 @@ const cancelJob = createRoute({
   },
 });
 
+const LogLineOut = z.object({
+  pos: z.number().int(),
+  job_id: z.string(),
+  attempt: z.number().int(),
+  seq: z.number().int(),
+  ts: z.string(),
+  stream: z.string(),
+  text: z.string(),
+});
+
+const jobLogsRoute = createRoute({
+  method: "get",
+  path: "/v1/jobs/{id}/logs",
+  tags: ["jobs"],
+  summary: "A job's stored log lines (for live lines, /v1/logs/stream)",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: {
+    params: JobIdParam,
+    query: z.object({
+      after: z.coerce.number().int().min(0).default(0).openapi({ description: "pos of the last line already seen" }),
+      limit: z.coerce.number().int().min(1).max(5000).default(1000),
+    }),
+  },
+  responses: {
+    200: {
+      description: "Lines in order; `next_after` pages on while there may be more",
+      content: { "application/json": { schema: z.object({ lines: z.array(LogLineOut), next_after: z.number().int().nullable() }).openapi("JobLogs") } },
+    },
+    ...errorResponses(400, 401, 404),
+  },
+});
+
 export const jobsRouter = createRouter()
   .openapi(createJob, async (c) => {
     const { config } = await loadRunningConfig(c.env.DB);
@@ -84,6 +117,17 @@ export const jobsRouter = createRouter()
     const job = await getJob(drizzle(c.env.DB), c.req.valid("param").id);
     if (!job) throw new ApiError(404, "job_not_found", "no such job");
     return c.json(job, 200);
+  })
+  .openapi(jobLogsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { after, limit } = c.req.valid("query");
+    const db = drizzle(c.env.DB);
+    const job = await getJob(db, id);
+    if (!job) throw new ApiError(404, "job_not_found", "no such job");
+    // The host's object has every line of the jobs it keeps (some maybe not yet in D1); D1 has the rest.
+    const live = await hostQueue(c.env, job.host).getJob(id);
+    const lines = live ? await hostQueue(c.env, job.host).jobLogs(id, after, limit) : await jobLogLines(db, id, after, limit);
+    return c.json({ lines, next_after: lines.length === limit ? lines.at(-1)!.pos : null }, 200);
   })
   .openapi(cancelJob, async (c) => {
     const { id } = c.req.valid("param");

@@ -34,6 +34,7 @@ export const CreateJobBody = z
     ref: z.string().min(1).max(255),
     sha: z.string().regex(SHA, "sha must be a full 40-character lower-case hex commit id").optional(),
     host: z.string().regex(HOST_NAME, "host must be a host name from apps.yaml"),
+    rollback: z.boolean().optional().openapi({ description: "marks the job's trigger as rollback (ctl rollback)" }),
   })
   .refine((body) => (body.app === undefined) !== (body.repo === undefined), {
     message: 'give exactly one of "app" or "repo"',

@@ -1,0 +1,32 @@
+import { command as defineCommand } from "../lib/command.ts";
+import { clientFrom, commonArgs } from "../lib/args.ts";
+import { ago, color, printJson, table } from "../lib/output.ts";
+
+interface Host {
+  name: string;
+  mode: string;
+  online: boolean;
+  last_heartbeat_at: string | null;
+  agent_id: string | null;
+  queued: number;
+  running_job_id: string | null;
+}
+
+export default defineCommand({
+  meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat, queue and running job.", examples: ["ctl hosts --json"] },
+  args: commonArgs,
+  async run({ args }) {
+    const { body } = await clientFrom(args).json<{ hosts: Host[] }>("GET", "/v1/hosts");
+    if (args.json) return printJson(body);
+    process.stdout.write(
+      `${table(body.hosts, [
+        { header: "NAME", value: (h) => h.name },
+        { header: "MODE", value: (h) => h.mode },
+        { header: "ONLINE", value: (h) => (h.online ? "yes" : "no"), style: (t, h) => (h.online ? color.green(t) : color.red(t)) },
+        { header: "HEARTBEAT", value: (h) => (h.mode === "ssh" ? "-" : ago(h.last_heartbeat_at)) },
+        { header: "QUEUED", value: (h) => String(h.queued) },
+        { header: "RUNNING", value: (h) => h.running_job_id ?? "-" },
+      ])}\n`,
+    );
+  },
+});
