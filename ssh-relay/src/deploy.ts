@@ -44,6 +44,8 @@ export interface DeployOptions {
   rollbackTimeoutMs?: number;
   /** Without a health URL the container must still run after this long. */
   settleMs?: number;
+  /** `docker stop` grace before SIGKILL (the agent's 10 s). */
+  stopGraceS?: number;
 }
 
 class Cancelled extends Error {}
@@ -79,6 +81,7 @@ export async function runDeploy({
   pullTimeoutMs = 15 * 60_000,
   rollbackTimeoutMs = 90_000,
   settleMs = 2000,
+  stopGraceS = STOP_GRACE_S,
 }: DeployOptions): Promise<DeployResult> {
   const { jobId, deploy } = request;
   const name = deploy.container;
@@ -130,7 +133,7 @@ export async function runDeploy({
       touched = true;
       log("system", `parking ${name} as ${parked}`);
       await must(dockerRename(name, parked), `renaming ${name} to ${parked}`);
-      if (previousRan) await must(dockerStop(parked), `stopping ${parked}`, { timeoutMs: (STOP_GRACE_S + 60) * 1000 });
+      if (previousRan) await must(dockerStop(parked, stopGraceS), `stopping ${parked}`, { timeoutMs: (stopGraceS + 60) * 1000 });
     } else {
       log("system", `no container ${name} yet: first deploy`);
     }

@@ -16,7 +16,7 @@ export interface RelayServerOptions {
   /** Largest request body accepted (413 above). */
   maxBodyBytes?: number;
   /** Deploy timings (tests shorten them). */
-  deployOptions?: Pick<DeployOptions, "pollIntervalMs" | "pullTimeoutMs" | "rollbackTimeoutMs" | "settleMs">;
+  deployOptions?: Pick<DeployOptions, "pollIntervalMs" | "pullTimeoutMs" | "rollbackTimeoutMs" | "settleMs" | "stopGraceS">;
 }
 
 /** Deploys in flight, by job id, so that `POST /v1/deploy/{job_id}/cancel` can reach them. */
