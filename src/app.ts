@@ -4,6 +4,7 @@ import { requestLog } from "./middleware/request-log";
 import { createRouter } from "./openapi";
 import { agentsRouter } from "./routes/agents";
 import { configRouter } from "./routes/config";
+import { dashboardApiRouter } from "./routes/dashboard-api";
 import { healthRouter } from "./routes/health";
 import { hostsRouter } from "./routes/hosts";
 import { agentJobsRouter } from "./routes/agent-jobs";
@@ -43,6 +44,7 @@ app.route("/", metricsRouter);
 app.route("/", sshRouter);
 app.route("/", hostsRouter);
 app.route("/", configRouter);
+app.route("/", dashboardApiRouter);
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
