@@ -163,3 +163,37 @@ describe("POST /v1/webhooks/github", () => {
     expect(listed.body.jobs.map((j: any) => j.id)).toEqual(expect.arrayContaining(ids));
   });
 });
+
+describe("pushes delivered out of order", () => {
+  const commit = (id: string, timestamp: string) => ({ id, message: "m", timestamp });
+
+  it("ignores an older push that arrives after a newer one of the same ref: the newer sha wins", async () => {
+    const older = { ...withRef("refs/heads/release/7", "7".repeat(40)), before: "0".repeat(39) + "1", head_commit: commit("7".repeat(40), "2026-11-20T10:00:00Z") };
+    const newer = { ...withRef("refs/heads/release/7", "8".repeat(40)), before: "7".repeat(40), head_commit: commit("8".repeat(40), "2026-11-20T10:05:00+00:00") };
+    const first = (await (await sendWebhook("push", newer)).json()) as any;
+    expect(first.jobs).toHaveLength(2);
+    const late = await sendWebhook("push", older);
+    expect(late.status).toBe(202);
+    expect(await late.json()).toEqual({
+      delivery_id: expect.any(String),
+      jobs: [],
+      ignored: "older than 8888888, already received for refs/heads/release/7: the newer push wins",
+    });
+    const queued = await jobsIn("host-01");
+    expect(queued.filter((j) => j.ref === "refs/heads/release/7").map((j) => j.sha)).toEqual(["8".repeat(40)]);
+  });
+
+  it("recognises the older push by time when the pushes are not adjacent", async () => {
+    const newest = { ...withRef("refs/heads/release/8", "a".repeat(39) + "1"), before: "b".repeat(40), head_commit: commit("a".repeat(39) + "1", "2026-11-21T12:00:00Z") };
+    const oldest = { ...withRef("refs/heads/release/8", "a".repeat(39) + "2"), before: "c".repeat(40), head_commit: commit("a".repeat(39) + "2", "2026-11-21T11:00:00Z") };
+    await sendWebhook("push", newest);
+    expect(((await (await sendWebhook("push", oldest)).json()) as any).ignored).toMatch(/^older than aaaaaaa/);
+  });
+
+  it("still deploys pushes that arrive in order", async () => {
+    const a = { ...withRef("refs/heads/release/9", "d".repeat(40)), before: "e".repeat(40), head_commit: commit("d".repeat(40), "2026-11-22T09:00:00Z") };
+    const b = { ...withRef("refs/heads/release/9", "f".repeat(39) + "0"), before: "d".repeat(40), head_commit: commit("f".repeat(39) + "0", "2026-11-22T09:01:00Z") };
+    expect(((await (await sendWebhook("push", a)).json()) as any).jobs).toHaveLength(2);
+    expect(((await (await sendWebhook("push", b)).json()) as any).jobs).toHaveLength(2);
+  });
+});

@@ -163,6 +163,8 @@ export interface DeliveryRecord {
   repo: string | null;
   ref: string | null;
   sha: string | null;
+  before?: string | null;
+  pushedAt?: string | null;
   outcome: "queued" | "ignored";
   ignored: string | null;
   jobs: Array<{ id: string; host: string }>;
@@ -175,6 +177,33 @@ export async function insertDelivery(db: Db, delivery: DeliveryRecord): Promise<
     .insert(deliveries)
     .values({ ...delivery, jobs: JSON.stringify(delivery.jobs) })
     .onConflictDoNothing({ target: deliveries.id });
+}
+
+/**
+ * The push already queued for `repo`/`ref` that is newer than a push with
+ * these `after`/`pushedAt`, if any: GitHub may deliver two pushes out of order,
+ * and the late, older one must not replace the newer deploy.
+ */
+export async function newerQueuedPush(
+  db: Db,
+  repo: string,
+  ref: string,
+  after: string,
+  pushedAt: string | null,
+): Promise<{ sha: string; pushedAt: string | null } | null> {
+  const sameRef = and(sql`lower(${deliveries.repo}) = lower(${repo})`, eq(deliveries.ref, ref), eq(deliveries.outcome, "queued"));
+  // Definitive: a queued push that started where this one ends came after it.
+  const successor = await db.select().from(deliveries).where(and(sameRef, eq(deliveries.before, after))).limit(1).get();
+  if (successor?.sha) return { sha: successor.sha, pushedAt: successor.pushedAt };
+  if (!pushedAt) return null;
+  const later = await db
+    .select()
+    .from(deliveries)
+    .where(and(sameRef, gt(deliveries.pushedAt, pushedAt), sql`${deliveries.sha} <> ${after}`))
+    .orderBy(desc(deliveries.pushedAt))
+    .limit(1)
+    .get();
+  return later?.sha ? { sha: later.sha, pushedAt: later.pushedAt } : null;
 }
 
 export async function getDelivery(db: Db, id: string): Promise<DeliveryRecord | null> {

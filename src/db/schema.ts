@@ -56,12 +56,15 @@ export const deliveries = sqliteTable("deliveries", {
   repo: text("repo"),
   ref: text("ref"),
   sha: text("sha"),
+  /** The push's `before` sha and its head commit's time: how a late, older push is recognised. */
+  before: text("before"),
+  pushedAt: text("pushed_at"),
   outcome: text("outcome", { enum: ["queued", "ignored"] }).notNull(),
   ignored: text("ignored"),
   /** JSON array of {id, host}: the jobs the first answer named. */
   jobs: text("jobs").notNull(),
   createdAt: text("created_at").notNull(),
-});
+}, (t) => [index("deliveries_repo_ref_idx").on(t.repo, t.ref, t.pushedAt)]);
 
 /** apps.yaml versions; the highest id is the running configuration. */
 export const configVersions = sqliteTable("config_versions", {

@@ -37,11 +37,19 @@ export const PushPayload = z.object({
   deleted: z.boolean().optional(),
   repository: z.object({ full_name: z.string().min(1) }),
   pusher: z.object({ name: z.string().optional() }).optional(),
-  head_commit: z.object({ id: z.string(), message: z.string().optional() }).nullable().optional(),
+  head_commit: z.object({ id: z.string(), message: z.string().optional(), timestamp: z.string().optional() }).nullable().optional(),
 });
 export type PushPayload = z.infer<typeof PushPayload>;
 
 /** A push that removes a branch or tag: nothing to deploy. */
 export function isDeletion(push: PushPayload): boolean {
   return push.deleted === true || push.after === ZERO_SHA;
+}
+
+/** When the pushed head commit was made, as ISO-8601 UTC (comparable as text), if the payload says. */
+export function pushTime(push: PushPayload): string | null {
+  const stamp = push.head_commit?.timestamp;
+  if (!stamp) return null;
+  const ms = Date.parse(stamp);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }

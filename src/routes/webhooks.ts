@@ -3,10 +3,10 @@ import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { appsForRepo, tracksRef } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
-import { getDelivery, getJob, insertDelivery, type DeliveryRecord } from "../db/queries";
+import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryRecord } from "../db/queries";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
-import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, verifySignature } from "../github/webhook";
+import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, pushTime, verifySignature } from "../github/webhook";
 import { dispatch } from "../host/dispatch";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
@@ -98,6 +98,8 @@ export const webhooksRouter = createRouter().openapi(
         repo: push?.repository.full_name ?? null,
         ref: push?.ref ?? null,
         sha: push && !isDeletion(push) ? push.after : null,
+        before: push?.before ?? null,
+        pushedAt: push ? pushTime(push) : null,
         outcome: "ignored",
         ignored: reason,
         jobs: [],
@@ -130,6 +132,9 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`${push.ref} is not tracked by ${apps.map(([name]) => name).join(", ")}`, push);
     }
 
+    const newer = await newerQueuedPush(db, push.repository.full_name, push.ref, push.after, pushTime(push));
+    if (newer) return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
+
     const results = await Promise.all(
       tracking.flatMap(([appName, app]) =>
         app.hosts.map((host) =>
@@ -144,6 +149,8 @@ export const webhooksRouter = createRouter().openapi(
       repo: push.repository.full_name,
       ref: push.ref,
       sha: push.after,
+      before: push.before ?? null,
+      pushedAt: pushTime(push),
       outcome: "queued",
       ignored: null,
       jobs: jobs.map((job) => ({ id: job.id, host: job.host })),
