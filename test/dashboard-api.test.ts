@@ -73,7 +73,7 @@ describe("GET /v1/config/versions/{version}", () => {
   });
 
   it("needs the API token", async () => {
-    for (const path of ["/v1/config/versions", "/v1/config/versions/0"]) {
+    for (const path of ["/v1/config/versions", "/v1/config/versions/0", "/v1/apps"]) {
       expect((await call(path, { token: null })).status).toBe(401);
       expect((await call(path, { token: "wrong" })).status).toBe(401);
     }
@@ -83,5 +83,38 @@ describe("GET /v1/config/versions/{version}", () => {
     const { body } = await callJson("/openapi.json", { token: null });
     expect(body.paths).toHaveProperty(["/v1/config/versions"]);
     expect(body.paths).toHaveProperty(["/v1/config/versions/{version}"]);
+    expect(body.paths).toHaveProperty(["/v1/apps"]);
+  });
+});
+
+describe("GET /v1/apps", () => {
+  it("lists the running config's apps with their repo, branches, tags and hosts", async () => {
+    await putConfig(`version: 1
+hosts:
+  dash-a: { mode: agent }
+  dash-b: { mode: agent }
+apps:
+  web:
+    repo: acme/web
+    branches: [main, "release/*"]
+    tags: ["v*"]
+    hosts: [dash-b, dash-a]
+    deploy: { image: "registry.example.com/web:{sha}", container: web }
+  api:
+    repo: acme/api
+    branches: [main]
+    hosts: [dash-a]
+    deploy: { image: "registry.example.com/api:{sha}", container: api }
+`);
+    expect(await callJson("/v1/apps")).toMatchObject({
+      status: 200,
+      body: {
+        apps: [
+          { name: "api", repo: "acme/api", branches: ["main"], tags: [], hosts: ["dash-a"] },
+          { name: "web", repo: "acme/web", branches: ["main", "release/*"], tags: ["v*"], hosts: ["dash-b", "dash-a"] },
+        ],
+      },
+    });
+    expect((await call("/v1/apps", { token: null })).status).toBe(401);
   });
 });
