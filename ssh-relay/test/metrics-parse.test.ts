@@ -39,3 +39,18 @@ describe("metrics parsers", () => {
     ]);
   });
 });
+
+describe("collectMetrics", () => {
+  it("reports docker unavailable, with no containers, when docker ps fails", async () => {
+    const { collectMetrics } = await import("../src/metrics.ts");
+    const outputs: Record<string, { exitCode: number; stdout: string; stderr: string; truncated: boolean }> = {
+      cat: { exitCode: 0, stdout: "h\n1.5 2\n0 0 0 1/1 1\nMemTotal: 1 kB\nMemAvailable: 1 kB\n", stderr: "", truncated: false },
+      df: { exitCode: 0, stdout: "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/x 10 4 6 40% /\n", stderr: "", truncated: false },
+      docker: { exitCode: 127, stdout: "", stderr: "sh: docker: not found", truncated: false },
+    };
+    const metrics = await collectMetrics(async (argv) => outputs[argv[0]!]!);
+    assert.equal(metrics.docker, "unavailable");
+    assert.deepEqual(metrics.containers, []);
+    assert.equal(metrics.disk.length, 1);
+  });
+});
