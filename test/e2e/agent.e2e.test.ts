@@ -84,19 +84,41 @@ async function push(tag: string): Promise<Job> {
   return jobs[0]!;
 }
 
+/**
+ * Follows the job's SSE stream until `until` holds for an event. A stream that drops (wrangler dev restarts its
+ * worker when src/ changes) is resumed with Last-Event-ID, as EventSource does: no gap, no duplicate.
+ */
+async function follow(jobId: string, until: (e: SseEvent) => boolean, timeoutMs: number): Promise<SseEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  const events: SseEvent[] = [];
+  let lastId: string | undefined;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    try {
+      const res = await api(controller, `/v1/logs/stream?job_id=${jobId}`, { headers: lastId ? { "last-event-id": lastId } : {} });
+      const got = await readSse(res, until, deadline - Date.now());
+      events.push(...got);
+      lastId = got.filter((e) => e.id !== undefined).at(-1)?.id ?? lastId;
+      if (got.some(until) || got.some((e) => e.event === "end")) return events;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return events;
+}
+
 /** Follows the job's SSE stream to its `end` event. */
 async function followToEnd(jobId: string, timeoutMs = 90_000): Promise<SseEvent[]> {
-  const res = await api(controller, `/v1/logs/stream?job_id=${jobId}`);
-  return readSse(res, (e) => e.event === "end", timeoutMs);
+  const events = await follow(jobId, (e) => e.event === "end", timeoutMs);
+  if (events.at(-1)?.event !== "end") throw new Error(`the stream of job ${jobId} did not end within ${timeoutMs} ms${failureContext()}`);
+  return events;
 }
 
 /** Follows the job's SSE stream until a log line contains `text`. */
 async function followUntil(jobId: string, text: string, timeoutMs = 60_000): Promise<SseEvent[]> {
-  const res = await api(controller, `/v1/logs/stream?job_id=${jobId}`);
-  const events = await readSse(res, (e) => e.event === "log" && (e.data as LogData).text.includes(text), timeoutMs);
-  if (!events.some((e) => e.event === "log" && (e.data as LogData).text.includes(text))) {
-    throw new Error(`the stream of job ${jobId} ended without a line containing "${text}"`);
-  }
+  const has = (e: SseEvent) => e.event === "log" && (e.data as LogData).text.includes(text);
+  const events = await follow(jobId, has, timeoutMs);
+  if (!events.some(has)) throw new Error(`the stream of job ${jobId} had no line containing "${text}"${failureContext()}`);
   return events;
 }
 
