@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { docker, IMAGES, post, postNdjson, removeContainers, requireDocker, startRelay, type Line, type TestRelay } from "./helpers/relay.ts";
-import { freePort, TestSshd } from "./helpers/sshd.ts";
+import { freePort, requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 
 let sshd: TestSshd;
 let relay: TestRelay;
@@ -9,8 +9,11 @@ let hostPort: number;
 const prefix = `sshrelay-t${process.pid}-`;
 const name = `${prefix}web`;
 
+// At load time, so a missing engine fails the file outright (not "cancelled" tests).
+requireDocker();
+requireOpenSsh();
+
 before(async () => {
-  requireDocker();
   sshd = new TestSshd();
   await sshd.start();
   relay = await startRelay(sshd.clientKey.privateKey, {

@@ -4,12 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, generateKey, TestSshd } from "./helpers/sshd.ts";
+import { freePort, generateKey, requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 import { post, postNdjson, startRelay, TOKEN, type Line, type TestRelay } from "./helpers/relay.ts";
 
 let sshd: TestSshd;
 let relay: TestRelay;
 const scratch = mkdtempSync(join(tmpdir(), "ssh-relay-exec-"));
+
+// At load time, so a missing sshd fails the file outright (not "cancelled" tests).
+requireOpenSsh();
 
 before(async () => {
   sshd = new TestSshd();

@@ -4,10 +4,13 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { postNdjson } from "./helpers/relay.ts";
-import { TestSshd } from "./helpers/sshd.ts";
+import { requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 
 const entry = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 let sshd: TestSshd;
+
+// At load time, so a missing sshd fails the file outright (not "cancelled" tests).
+requireOpenSsh();
 
 before(async () => {
   sshd = new TestSshd();

@@ -2,15 +2,18 @@ import assert from "node:assert/strict";
 import { hostname, totalmem } from "node:os";
 import { after, before, describe, it } from "node:test";
 import { docker, IMAGES, post, removeContainers, requireDocker, startRelay, type TestRelay } from "./helpers/relay.ts";
-import { TestSshd } from "./helpers/sshd.ts";
+import { requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 import type { HostMetrics } from "../src/metrics.ts";
 
 let sshd: TestSshd;
 let relay: TestRelay;
 const prefix = `sshrelay-m${process.pid}-`;
 
+// At load time, so a missing engine fails the file outright (not "cancelled" tests).
+requireDocker();
+requireOpenSsh();
+
 before(async () => {
-  requireDocker();
   sshd = new TestSshd();
   await sshd.start();
   relay = await startRelay(sshd.clientKey.privateKey);

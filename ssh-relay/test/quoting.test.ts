@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { shellQuote } from "../src/quote.ts";
 import { createPoolRunner } from "../src/runner.ts";
 import { docker, IMAGES, postNdjson, removeContainers, requireDocker, startRelay, type TestRelay } from "./helpers/relay.ts";
-import { freePort, TestSshd } from "./helpers/sshd.ts";
+import { freePort, requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 
 /**
  * Values an attacker could put in a branch name, an image tag, a sha or an env
@@ -34,8 +34,11 @@ const attacks = [
   `\${IFS}touch\${IFS}${marker}`,
 ];
 
+// At load time, so a missing engine fails the file outright (not "cancelled" tests).
+requireDocker();
+requireOpenSsh();
+
 before(async () => {
-  requireDocker();
   sshd = new TestSshd();
   await sshd.start();
   relay = await startRelay(sshd.clientKey.privateKey, { deployOptions: { pollIntervalMs: 300, stopGraceS: 1 } });
