@@ -65,8 +65,8 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
       }
 
       const body = await readBody(req, maxBodyBytes);
-      if (route.name === "exec") return await handleExec(req, res, body);
-      if (route.name === "deploy") return await handleDeploy(req, res, body);
+      if (route.name === "exec") return await handleExec(res, body);
+      if (route.name === "deploy") return await handleDeploy(res, body);
       return await handleMetrics(res, body);
     } catch (err) {
       if (!(err instanceof RelayError)) logger.error("unexpected error", { path: url.pathname, error: (err as Error)?.message });
@@ -79,7 +79,7 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
     }
   });
 
-  async function handleExec(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  async function handleExec(res: ServerResponse, body: unknown): Promise<void> {
     const input = parseExecRequest(body);
     const stream = startNdjson(res);
     const gone = abortOnDisconnect(res);
@@ -109,7 +109,7 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
     }
   }
 
-  async function handleDeploy(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+  async function handleDeploy(res: ServerResponse, body: unknown): Promise<void> {
     const input = parseDeployRequest(body);
     if (deploys.has(input.jobId)) throw new RelayError("deploy_running", `a deploy of job ${input.jobId} is already running`);
     const controller = new AbortController();

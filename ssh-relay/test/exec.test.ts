@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, generateKey, requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
 import { post, postNdjson, startRelay, TOKEN, type Line, type TestRelay } from "./helpers/relay.ts";
+import { SshPool } from "../src/pool.ts";
 
 let sshd: TestSshd;
 let relay: TestRelay;
@@ -146,6 +147,27 @@ describe("POST /v1/exec against a real sshd", () => {
     assert.equal(result.exitCode, 0);
     assert.equal(out, "again\n");
     assert.equal((await poolInfo()).find((e) => e.name === "test-host")!.connects, connects + 1);
+  });
+});
+
+describe("keep-alive", () => {
+  it("drops a connection whose peer stops answering keep-alives, then reconnects", async () => {
+    const pool = new SshPool({ privateKey: sshd.clientKey.privateKey, keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+    const target = sshd.target({ name: "keepalive-host" });
+    try {
+      assert.equal((await pool.exec(target, "true", { timeoutMs: 5000, maxOutputBytes: 100 })).exitCode, 0);
+      assert.equal(pool.info()[0]?.connected, true);
+      assert.ok(sshd.signalSessions("SIGSTOP") > 0, "no session process to pause");
+      const deadline = Date.now() + 5000;
+      while (pool.info().length > 0 && Date.now() < deadline) await sleep(100);
+      assert.deepEqual(pool.info(), [], "the silent connection was kept");
+      sshd.signalSessions("SIGCONT");
+      assert.equal((await pool.exec(target, "true", { timeoutMs: 5000, maxOutputBytes: 100 })).exitCode, 0);
+      assert.equal(pool.info()[0]?.connects, 2);
+    } finally {
+      sshd.signalSessions("SIGCONT");
+      pool.close();
+    }
   });
 });
 

@@ -129,6 +129,19 @@ export class TestSshd {
     await exited;
   }
 
+  /** SIGSTOP (or SIGCONT) every session process, leaving the listener alone: a peer that stops answering. */
+  signalSessions(signal: "SIGSTOP" | "SIGCONT"): number {
+    const pids = this.#child?.pid ? descendants(this.#child.pid) : [];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone
+      }
+    }
+    return pids.length;
+  }
+
   /** stop() then start() on the same port with the same keys. */
   async restart(): Promise<void> {
     await this.stop();
