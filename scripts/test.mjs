@@ -3,10 +3,12 @@
 //   worker  vitest in workerd (test/, src/**/*.test.ts)
 //   e2e     vitest in Node against real processes (test/e2e/: wrangler dev, the agent, dockerd, sshd)
 //   agent   dotnet test of agent-dotnet/ (unit, and integration against dockerd and the registry)
+//   faults  faults injected into real processes, and property-based fuzzing; writes RELIABILITY.md
 // `npm test -- worker` (or e2e, agent) runs just those. Services the suites need are started by
 // scripts/services/*.sh (see the README); a suite whose service is missing fails, it never skips.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { writeReliability } from "./reliability.mjs";
 
 const out = ".test-out";
 rmSync(out, { recursive: true, force: true });
@@ -16,6 +18,11 @@ const suites = {
   worker: () => vitest([], `${out}/worker.json`),
   e2e: () => vitest(["--config", "vitest.e2e.config.ts"], `${out}/e2e.json`),
   agent: () => dotnet(`${out}/agent.trx`),
+  faults: () => {
+    const result = vitest(["--config", "vitest.faults.config.ts"], `${out}/faults.json`);
+    if (writeReliability(`${out}/faults`)) console.log("wrote RELIABILITY.md");
+    return result;
+  },
 };
 
 function vitest(args, report) {

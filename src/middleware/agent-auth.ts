@@ -19,13 +19,14 @@ export function agentIdOfToken(token: string): string | null {
   return dot > 0 ? token.slice(0, dot) : null;
 }
 
+/** Agents this isolate has verified, shared by every route (registration data never changes). */
+const verified = new Map<string, { hostname: string; tokenHash: string; until: number }>();
+
 /**
  * Authenticates an agent by its own token (only a SHA-256 of it is stored) and
  * sets `c.var.agent`. With `pathIsAgent`, a valid token for another agent is 403.
  */
 export function agentAuth({ pathIsAgent = false, cacheMs = 60_000 }: AgentAuthOptions = {}): MiddlewareHandler<AppEnv> {
-  const cache = new Map<string, { hostname: string; tokenHash: string; until: number }>();
-
   return async function agentAuthMiddleware(c, next) {
     const token = bearerToken(c.req.header("authorization"));
     const agentId = token ? agentIdOfToken(token) : null;
@@ -33,12 +34,17 @@ export function agentAuth({ pathIsAgent = false, cacheMs = 60_000 }: AgentAuthOp
     const tokenHash = await sha256Hex(token);
     const now = Date.now();
 
-    let known = cache.get(agentId);
+    let known = verified.get(agentId);
     if (!known || known.until < now) {
-      const agent = await getAgent(drizzle(c.env.DB), agentId);
-      if (!agent) throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
-      known = { hostname: agent.hostname, tokenHash: agent.tokenHash, until: now + cacheMs };
-      cache.set(agentId, known);
+      try {
+        const agent = await getAgent(drizzle(c.env.DB), agentId);
+        if (!agent) throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
+        known = { hostname: agent.hostname, tokenHash: agent.tokenHash, until: now + cacheMs };
+        verified.set(agentId, known);
+      } catch (err) {
+        // D1 down: an agent this isolate already verified keeps working (jobs do not need D1).
+        if (err instanceof ApiError || !known) throw err;
+      }
     }
     if (!(await secretsEqual(tokenHash, known.tokenHash))) {
       throw new ApiError(401, "unauthorized", "unknown agent or invalid token");

@@ -30,7 +30,7 @@ const deploySsh = createRoute({
 const ExecuteBody = z
   .object({
     host: z.string().regex(HOST_NAME),
-    command: z.string().min(1).max(64 * 1024),
+    command: z.string().max(64 * 1024).refine((c) => c.trim().length > 0, "command is empty"),
     timeout_s: z.number().int().min(1).max(3600).default(60),
   })
   .openapi("SshExecute");

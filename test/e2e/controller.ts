@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,10 @@ export interface Controller {
   restart(): Promise<void>;
   /** Stops it and deletes its state. */
   dispose(): Promise<void>;
+  /** kill -9 of wrangler dev and its workerd (no graceful shutdown), then start again on the same state. */
+  crashAndRestart(): Promise<void>;
+  /** The local D1 database file (for fault injection). */
+  d1File(): string;
   stateDir: string;
   output: () => string;
 }
@@ -55,6 +59,17 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
  * Migrations are applied first, as `npm start` does.
  */
 export async function startController(options: { port?: number; stateDir?: string } = {}): Promise<Controller> {
+  // A free port can be taken by someone else before wrangler binds it: try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || options.port !== undefined) throw err;
+    }
+  }
+}
+
+async function startOnce(options: { port?: number; stateDir?: string }): Promise<Controller> {
   const port = options.port ?? (await freePort());
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "deploybot-e2e-"));
   const varsFile = join(stateDir, "e2e.vars");
@@ -84,11 +99,11 @@ export async function startController(options: { port?: number; stateDir?: strin
     await waitForHealth(url, child, () => log, 60_000);
   };
 
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.on("exit", r));
     try {
-      process.kill(-child.pid!, "SIGTERM");
+      process.kill(-child.pid!, signal);
     } catch {
       // already gone
     }
@@ -116,6 +131,16 @@ export async function startController(options: { port?: number; stateDir?: strin
     dispose: async () => {
       await stop();
       rmSync(stateDir, { recursive: true, force: true });
+    },
+    crashAndRestart: async () => {
+      await stop("SIGKILL");
+      await launch();
+    },
+    d1File: () => {
+      const dir = join(persist, "v3", "d1", "miniflare-D1DatabaseObject");
+      const file = readdirSync(dir).find((f) => f.endsWith(".sqlite"));
+      if (!file) throw new Error(`no D1 database under ${dir}`);
+      return join(dir, file);
     },
   };
 }
