@@ -1,0 +1,343 @@
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
+import { api, E2E_SECRETS, startController, type Controller } from "./controller.ts";
+import { audit } from "./dashboard/a11y.ts";
+import { launchBrowser, screenshot, SCREENSHOTS, type Browser } from "./dashboard/browser.ts";
+import { ScriptedAgent } from "./scripted-agent.ts";
+
+// The web dashboard in a real browser (Debian's chromium through playwright-core) against
+// `wrangler dev` serving both the static files (wrangler [assets]) and the API, with a scripted
+// agent playing the host. The tests run in order and share one signed-in tab.
+
+const TOKEN = E2E_SECRETS.DEPLOYBOT_API_TOKENS;
+const config = `version: 1
+defaults: { lease: 60s, retries: 1 }
+hosts:
+  web-01: { mode: agent }
+  web-02: { mode: agent }
+  edge-01:
+    mode: ssh
+    ssh: { address: 203.0.113.10, port: 22, user: deploy, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDashboardTestKeyOnly" }
+apps:
+  web:
+    repo: acme/web
+    branches: [main, "release/*"]
+    hosts: [web-01, web-02]
+    deploy: { image: "127.0.0.1:5000/acme/web:{short_sha}", container: web }
+  api:
+    repo: acme/api
+    branches: [main]
+    hosts: [web-02, edge-01]
+    deploy: { image: "127.0.0.1:5000/acme/api:{short_sha}", container: api }
+`;
+const sha = (n: number) => n.toString(16).padStart(40, "0");
+
+let controller: Controller;
+let browser: Browser;
+let page: Page;
+let agent: ScriptedAgent;
+/** Ids of jobs made along the way, by what they were for. */
+const jobs: Record<string, string> = {};
+
+beforeAll(async () => {
+  [controller, browser] = await Promise.all([startController(), launchBrowser()]);
+  page = browser.page;
+  const put = await api(controller, "/v1/config", { method: "PUT", body: config, headers: { "content-type": "application/yaml" } });
+  expect(put.status).toBe(200);
+  // Browser-side problems fail the test that caused them.
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  console.info(`dashboard screenshots: ${SCREENSHOTS}`);
+});
+afterAll(async () => {
+  await browser?.close();
+  await controller?.dispose();
+});
+const pageErrors: string[] = [];
+// A failing test leaves a picture of the page and what it said.
+beforeEach(({ task }) => {
+  onTestFailed(async () => {
+    await screenshot(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}`).catch(() => undefined);
+    console.error(`page at failure (${page.url()}):\n${await page.locator("body").innerText().catch(() => "?")}`);
+  });
+});
+
+/** expect.poll with room for a busy machine (its default gives up after one second). */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000, interval: 100 });
+
+/** Waits until a job is readable through the API (D1 has it moments after it is queued). */
+async function settled(id: string) {
+  for (let i = 0; i < 50 && (await api(controller, `/v1/jobs/${id}`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function confirmDialog(button: string) {
+  const dialog = page.getByRole("dialog");
+  await poll(() => dialog.isVisible()).toBe(true);
+  await dialog.getByRole("button", { name: button, exact: true }).click();
+}
+
+/** The log lines the page shows, as [number, text]. */
+const shownLines = () =>
+  page.$$eval("[data-testid=log] .l", (rows) => rows.map((row) => [Number((row as HTMLElement).dataset.n), row.textContent ?? ""] as [number, string]));
+
+describe("serving", () => {
+  it("serves the dashboard and the API from one origin, with a strict CSP and no referrer", async () => {
+    const res = await fetch(`${controller.url}/`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<script type="module" src="/app.js"></script>');
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect((await fetch(`${controller.url}/app.js`)).headers.get("content-type")).toMatch(/javascript/);
+    // Paths that name no file still reach the Worker; the type-check settings are not served.
+    expect((await fetch(`${controller.url}/v1/hosts`)).status).toBe(401);
+    expect((await fetch(`${controller.url}/openapi.json`)).status).toBe(200);
+    expect((await fetch(`${controller.url}/tsconfig.json`)).status).toBe(404);
+  });
+});
+
+describe("sign-in", () => {
+  it("refuses a wrong token and keeps nothing", async () => {
+    await page.goto(controller.url);
+    await page.getByLabel("API token").fill("not-the-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await poll(() => page.getByRole("alert").textContent()).toBe("The controller refused this token.");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.getByLabel("API token").getAttribute("aria-invalid")).toBe("true");
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "1-sign-in-refused");
+  });
+
+  it("signs in with an API token, kept in sessionStorage only", async () => {
+    await page.getByLabel("API token").fill(TOKEN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await poll(() => page.locator("h1").textContent()).toBe("Hosts");
+    expect(await page.evaluate(() => [sessionStorage.getItem("deploybot.token"), localStorage.length, document.cookie])).toEqual([TOKEN, 0, ""]);
+    expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Hosts" }).getAttribute("aria-current")).toBe("page");
+  });
+});
+
+describe("hosts", () => {
+  it("lists every host with its mode and state, and follows an agent coming online", async () => {
+    const row = (name: string) => page.locator(`tr[data-host="${name}"]`);
+    await poll(() => row("web-01").textContent()).toContain("offline");
+    expect(await row("edge-01").textContent()).toMatch(/ssh.*via SSH/);
+    expect(await row("web-01").textContent()).toContain("never");
+
+    agent = await ScriptedAgent.register(controller, "web-01");
+    await agent.heartbeat();
+    // The page polls every 3 s: the agent shows up without a reload.
+    await poll(() => row("web-01").textContent()).toMatch(/online.*just now/);
+    expect(await row("web-02").textContent()).toContain("offline");
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "2-hosts");
+  });
+});
+
+describe("deploy, live log, cancel, rollback", () => {
+  it("deploys from the form after a confirmation and shows the new job", async () => {
+    await page.getByRole("link", { name: "Deploy", exact: true }).first().click();
+    await page.getByLabel("App").selectOption("web");
+    await page.getByLabel("Host").selectOption("web-01");
+    expect(await page.getByLabel("Ref").inputValue()).toBe("main");
+    await page.getByLabel("Commit (optional)").fill(sha(1));
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "3-deploy-form");
+    await page.getByRole("button", { name: "Deploy…" }).click();
+    await poll(() => page.getByRole("dialog").textContent()).toContain(`web at main (${sha(1).slice(0, 12)}) to web-01.`);
+    await screenshot(page, "4-deploy-confirm");
+    await confirmDialog("Deploy");
+
+    await poll(() => page.url()).toMatch(/#\/jobs\/[0-9a-f-]{36}$/);
+    jobs.deployed = /#\/jobs\/(.+)$/.exec(page.url())![1]!;
+    await poll(() => page.locator("#notice").textContent()).toBe(`Deploy queued as job ${jobs.deployed.slice(0, 8)}.`);
+    expect(await page.locator("h1").textContent()).toBe("web @ main on web-01 queued");
+    const stored = await (await api(controller, `/v1/jobs/${jobs.deployed}`)).json();
+    expect(stored).toMatchObject({ app: "web", host: "web-01", sha: sha(1), ref: "refs/heads/main", trigger: "api", status: "queued" });
+  });
+
+  it("follows the log live as the agent posts thousands of lines, without freezing the page", async () => {
+    await page.evaluate(() => {
+      (window as any).longest = 0;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) (window as any).longest = Math.max((window as any).longest, entry.duration);
+      }).observe({ type: "longtask" });
+    });
+    const job = await agent.takeJob();
+    expect(job.id).toBe(jobs.deployed);
+    await agent.status(job.id, { status: "running", attempt: job.attempt });
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 running");
+    await poll(() => page.locator(".stream-state").textContent()).toBe("Live");
+
+    // The controller's own line comes first ("[deploybot] attempt 1 handed to agent …"); the agent's
+    // line k is the log's line k + 1. The first lines appear while the job still posts: the page follows.
+    await agent.log(job.id, ["line 1", "line 2", "line 3"]);
+    await poll(shownLines).toEqual([[1, expect.stringMatching(/^\[deploybot\] attempt 1 handed to agent /)], [2, "line 1"], [3, "line 2"], [4, "line 3"]]);
+    const start = Date.now();
+    for (let batch = 0; batch < 12; batch++) {
+      await agent.log(job.id, Array.from({ length: 1000 }, (_, i) => `line ${4 + batch * 1000 + i}`));
+    }
+    await poll(() => page.locator(".log-count").textContent()).toBe("12,004 lines");
+    const elapsed = Date.now() - start;
+    // Only the newest 5,000 lines are in the DOM; the page says so.
+    const lines = await shownLines();
+    expect(lines).toHaveLength(5000);
+    expect(lines[0]).toEqual([7005, "line 7004"]);
+    expect(lines.at(-1)).toEqual([12004, "line 12003"]);
+    expect(await page.locator(".log-trimmed").textContent()).toBe("Showing the newest 5,000 of 12,004 lines; Download has them all.");
+    // Following: the view is scrolled to the end.
+    expect(await page.$eval("[data-testid=log]", (el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(30);
+    const longest = await page.evaluate(() => (window as any).longest as number);
+    console.info(`12,000 lines reached the page in ${elapsed} ms; longest main-thread task ${Math.round(longest)} ms`);
+    expect(longest).toBeLessThan(1000);
+    await screenshot(page, "5-job-live-log");
+  });
+
+  it("resumes after a dropped connection with no gap and no duplicate", async () => {
+    const jobId = jobs.deployed!;
+    await controller.restart(); // drops the stream
+    await agent.log(jobId, Array.from({ length: 50 }, (_, i) => `line ${12004 + i}`));
+    await poll(() => page.locator(".stream-state").textContent()).toBe("Live");
+    await poll(() => page.locator(".log-count").textContent()).toBe("12,054 lines");
+    await agent.log(jobId, ["line 12054", "done"]);
+    await agent.status(jobId, { status: "succeeded", exit_code: 0 });
+    await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
+    expect(await page.locator("h1").textContent()).toBe("web @ main on web-01 succeeded");
+    expect(await page.locator(".log-count").textContent()).toBe("12,056 lines");
+
+    // Every line once, in order, numbered without a gap: nothing lost, nothing repeated across the drop.
+    const lines = await shownLines();
+    const expected = Array.from({ length: 5000 }, (_, i) => 12056 - 4999 + i).map((n) => [n, n === 12056 ? "done" : `line ${n - 1}`]);
+    expect(lines).toEqual(expected);
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "6-job-finished");
+  });
+
+  it("cancels a queued job after a confirmation", async () => {
+    const res = await api(controller, "/v1/jobs", { method: "POST", body: JSON.stringify({ app: "web", ref: "main", sha: sha(2), host: "web-02" }), headers: { "content-type": "application/json" } });
+    jobs.queued = ((await res.json()) as { id: string }).id;
+    await settled(jobs.queued);
+    await page.goto(`${controller.url}/#/jobs/${jobs.queued}`);
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-02 queued");
+    await page.getByRole("button", { name: "Cancel job" }).click();
+    await screenshot(page, "7-cancel-confirm");
+    await confirmDialog("Cancel job");
+    await poll(() => page.getByRole("status").filter({ hasText: "Job cancelled." }).count()).toBe(1);
+    expect(await page.locator("h1").textContent()).toBe("web @ main on web-02 cancelled");
+    expect(((await (await api(controller, `/v1/jobs/${jobs.queued}`)).json()) as { status: string }).status).toBe("cancelled");
+  });
+
+  it("cancels a running job: the agent is told, and the page follows it to cancelled", async () => {
+    const res = await api(controller, "/v1/jobs", { method: "POST", body: JSON.stringify({ app: "web", ref: "main", sha: sha(3), host: "web-01" }), headers: { "content-type": "application/json" } });
+    const id = ((await res.json()) as { id: string }).id;
+    const job = await agent.takeJob();
+    expect(job.id).toBe(id);
+    await agent.status(id, { status: "running", attempt: job.attempt });
+    await settled(id);
+    await page.goto(`${controller.url}/#/jobs/${id}`);
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 running");
+    await page.getByRole("button", { name: "Cancel job" }).click();
+    await confirmDialog("Cancel job");
+    await poll(() => page.locator("p.ok").textContent()).toBe("Cancel requested: the agent stops the job on its next heartbeat.");
+    expect((await agent.heartbeat(id)).body.cancel).toEqual([id]);
+    await agent.status(id, { status: "failed", error: "cancelled by user", attempt: job.attempt });
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 cancelled");
+  });
+
+  it("redeploys a previous commit as a rollback and shows the new job", async () => {
+    await page.goto(`${controller.url}/#/jobs/${jobs.deployed}`);
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 succeeded");
+    await page.getByRole("button", { name: "Redeploy this commit" }).click();
+    await confirmDialog("Redeploy");
+    await poll(() => page.locator("#notice").textContent()).toMatch(/^Rollback queued as job [0-9a-f]{8}\.$/);
+    const id = /#\/jobs\/(.+)$/.exec(page.url())![1]!;
+    expect(id).not.toBe(jobs.deployed);
+    expect(await (await api(controller, `/v1/jobs/${id}`)).json()).toMatchObject({ sha: sha(1), host: "web-01", app: "web", trigger: "rollback" });
+    const job = await agent.takeJob();
+    expect(job.id).toBe(id);
+    await agent.status(id, { status: "succeeded", exit_code: 0, attempt: job.attempt });
+    await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 succeeded");
+  });
+});
+
+describe("jobs", () => {
+  it("lists jobs newest first, filters by host, app and status, and pages with next_cursor", async () => {
+    await page.goto(`${controller.url}/#/jobs`);
+    const ids = () => page.$$eval("tbody tr[data-job]", (rows) => rows.map((r) => (r as HTMLElement).dataset.job!));
+    await poll(ids).toHaveLength(4);
+    const api4 = ((await (await api(controller, "/v1/jobs")).json()) as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id);
+    expect(await ids()).toEqual(api4);
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "8-jobs");
+
+    await page.getByLabel("Host").selectOption("web-02");
+    await poll(ids).toEqual([jobs.queued]);
+    expect(page.url()).toMatch(/#\/jobs\?host=web-02$/);
+    await page.getByLabel("Status").selectOption("succeeded");
+    await poll(() => page.getByText("No jobs match.").isVisible()).toBe(true);
+    await page.getByRole("link", { name: "Clear" }).click();
+    await page.getByLabel("Status").selectOption("succeeded");
+    await poll(ids).toHaveLength(2);
+    await page.getByLabel("App").selectOption("api");
+    await poll(() => page.getByText("No jobs match.").isVisible()).toBe(true);
+
+    // Two to a page: three pages, no job twice, newest first throughout.
+    await page.goto(`${controller.url}/#/jobs?limit=2`);
+    await poll(ids).toEqual(api4.slice(0, 2));
+    await page.getByRole("link", { name: "Older →" }).click();
+    await poll(ids).toEqual(api4.slice(2, 4));
+    expect(await page.getByRole("link", { name: "Older →" }).count()).toBe(0);
+    await page.getByRole("link", { name: "← Newest" }).click();
+    await poll(ids).toEqual(api4.slice(0, 2));
+  });
+});
+
+describe("config", () => {
+  it("shows the running apps.yaml with its version, and every version", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Config" }).click();
+    const version = (await (await api(controller, "/v1/config")).headers.get("x-config-version"))!;
+    await poll(() => page.locator("main > .view > p").first().textContent()).toBe(`Running: version ${version}.`);
+    expect(await page.locator("pre.yaml").textContent()).toBe(config);
+    const rows = await page.$$eval("table[aria-label='Config versions'] tbody th", (cells) => cells.map((c) => c.textContent));
+    expect(rows).toEqual([version, "0 (bundled)"]);
+    expect(await audit(page)).toEqual([]);
+    await screenshot(page, "9-config");
+    await page.getByRole("link", { name: "0 (bundled)" }).click();
+    await poll(() => page.locator("h1").textContent()).toBe("Config version 0");
+    expect(await page.locator("pre.yaml").textContent()).toContain("acme/web");
+    expect(await page.locator("main > .view > p").first().textContent()).toBe("Version 0; not running (the bundled apps.yaml). Show the running one.");
+  });
+});
+
+describe("on a phone", () => {
+  it("fits a 390 px wide screen with no sideways scrolling", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [hash, name] of [["#/hosts", "10-phone-hosts"], [`#/jobs/${jobs.deployed}`, "11-phone-job"], ["#/jobs", "12-phone-jobs"], ["#/deploy", "13-phone-deploy"]] as const) {
+      await page.goto(`${controller.url}/${hash}`);
+      await page.locator("main h1").waitFor();
+      await page.waitForLoadState("networkidle").catch(() => undefined);
+      await page.waitForTimeout(300);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect(await audit(page)).toEqual([]);
+      await screenshot(page, name);
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it("raised no error in the page", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("sign-out and a revoked token", () => {
+  it("signs out, and sends a tab whose token is refused back to sign-in", async () => {
+    await page.goto(`${controller.url}/#/hosts`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await poll(() => page.locator("h1").textContent()).toBe("Sign in");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    await page.evaluate(() => sessionStorage.setItem("deploybot.token", "revoked"));
+    await page.goto(`${controller.url}/#/jobs`);
+    await poll(() => page.locator("h1").textContent()).toBe("Sign in");
+    expect(await page.locator("#notice").textContent()).toBe("The controller refused the token. Sign in again.");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+});

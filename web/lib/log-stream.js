@@ -1,0 +1,102 @@
+// @ts-check
+/**
+ * A job's live log over server-sent events. EventSource cannot send headers, so the token goes in
+ * `access_token` (the page is served with Referrer-Policy: no-referrer, and the controller never
+ * logs query strings). After a dropped connection EventSource reconnects by itself and sends
+ * Last-Event-ID, so the controller resumes after the last line seen; when the browser gives up (an
+ * HTTP error while the controller restarts) the stream is opened again with `last_event_id`. Every
+ * `log` event's id is its line's position, increasing along a job's log: a line at or below the
+ * last id seen is a repeat and is dropped.
+ */
+
+/**
+ * @typedef {{ job_id: string, attempt: number, seq: number, ts: string, stream: string, text: string }} LogLine
+ * @typedef {"connecting" | "live" | "reconnecting" | "ended"} StreamState
+ * @typedef {{
+ *   jobId: string,
+ *   token: string,
+ *   onLine: (line: LogLine, id: number) => void,
+ *   onStatus?: (job: any) => void,
+ *   onEnd?: () => void,
+ *   onState?: (state: StreamState) => void,
+ *   check?: () => Promise<boolean>,
+ * }} JobLogStreamOptions
+ */
+
+export class JobLogStream {
+  /** @param {JobLogStreamOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.lastId = 0;
+    this.duplicates = 0;
+    this.reopenDelay = 1000;
+    /** @type {EventSource | null} */
+    this.source = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
+    this.stopped = false;
+  }
+
+  start() {
+    this.open();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.source?.close();
+    this.source = null;
+  }
+
+  /** @param {StreamState} state */
+  state(state) {
+    this.options.onState?.(state);
+  }
+
+  open() {
+    const { jobId, token } = this.options;
+    const params = new URLSearchParams({ job_id: jobId, access_token: token });
+    if (this.lastId > 0) params.set("last_event_id", String(this.lastId));
+    const source = new EventSource(`/v1/logs/stream?${params}`);
+    this.source = source;
+    this.state(this.lastId > 0 ? "reconnecting" : "connecting");
+
+    source.addEventListener("open", () => {
+      this.reopenDelay = 1000;
+      this.state("live");
+    });
+    source.addEventListener("log", (event) => {
+      const id = Number(event.lastEventId);
+      if (Number.isFinite(id) && id <= this.lastId) {
+        this.duplicates++;
+        return;
+      }
+      if (Number.isFinite(id)) this.lastId = id;
+      this.options.onLine(JSON.parse(event.data), id);
+    });
+    source.addEventListener("status", (event) => this.options.onStatus?.(JSON.parse(event.data)));
+    source.addEventListener("end", () => {
+      // The controller closes a finished job's stream; EventSource would otherwise reconnect.
+      this.stop();
+      this.state("ended");
+      this.options.onEnd?.();
+    });
+    source.addEventListener("error", () => {
+      if (this.stopped) return;
+      if (source.readyState === EventSource.CONNECTING) {
+        this.state("reconnecting"); // the browser retries on its own, with Last-Event-ID
+        return;
+      }
+      // CLOSED: the browser gave up. Ask the API whether to go on (a refused token stops here).
+      source.close();
+      this.state("reconnecting");
+      this.timer = setTimeout(async () => {
+        if (this.stopped) return;
+        const goOn = this.options.check ? await this.options.check().catch(() => true) : true;
+        if (goOn && !this.stopped) this.open();
+      }, this.reopenDelay);
+      this.reopenDelay = Math.min(this.reopenDelay * 2, 15_000);
+    });
+  }
+}

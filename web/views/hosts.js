@@ -1,0 +1,79 @@
+// @ts-check
+import { request } from "../lib/api.js";
+import { badge, h, replace, time } from "../lib/dom.js";
+import { errorBox, poll } from "../lib/ui.js";
+
+/** How often the host list is read again while the page is open. */
+const REFRESH_MS = 3000;
+
+/**
+ * Every host in apps.yaml: mode, online or not and its last heartbeat, the running job and the
+ * queue. Polls /v1/hosts every few seconds while the tab is visible.
+ * @type {import("../app.js").Page}
+ */
+export function hostsPage({ main }) {
+  const body = h("div", { class: "table-wrap" });
+  const updated = h("p", { class: "muted small", "aria-live": "off" });
+  const problem = h("div");
+  main.append(
+    h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, "Hosts"), h("a", { class: "button primary", href: "#/deploy" }, "Deploy")),
+    problem,
+    body,
+    updated,
+  );
+
+  /** @type {Map<string, any>} */
+  const jobs = new Map();
+  return poll(async (signal) => {
+    try {
+      const { hosts } = await request("/v1/hosts", { signal });
+      // The running job's app and ref make the row readable; jobs are fetched once each.
+      await Promise.all(
+        hosts
+          .filter((/** @type {any} */ host) => host.running_job_id && !jobs.has(host.running_job_id))
+          .map(async (/** @type {any} */ host) => jobs.set(host.running_job_id, await request(`/v1/jobs/${host.running_job_id}`, { signal }).catch(() => null))),
+      );
+      replace(problem);
+      replace(body, table(hosts, jobs));
+      updated.textContent = `Updated ${new Date().toLocaleTimeString("en-GB")}; refreshes every ${REFRESH_MS / 1000} s.`;
+    } catch (error) {
+      if (!signal.aborted) replace(problem, errorBox(error));
+    }
+  }, REFRESH_MS);
+}
+
+/**
+ * @param {any[]} hosts
+ * @param {Map<string, any>} jobs
+ */
+function table(hosts, jobs) {
+  if (hosts.length === 0) return h("p", null, "No hosts in apps.yaml yet.");
+  return h(
+    "table",
+    { class: "stack", "aria-label": "Hosts" },
+    h("thead", null, h("tr", null, ["Host", "Mode", "State", "Last heartbeat", "Running", "Queued"].map((c) => h("th", { scope: "col" }, c)))),
+    h(
+      "tbody",
+      null,
+      hosts.map((host) => {
+        const job = host.running_job_id ? jobs.get(host.running_job_id) : null;
+        return h(
+          "tr",
+          { "data-host": host.name },
+          h("th", { scope: "row", "data-label": "Host" }, h("a", { href: `#/jobs?host=${encodeURIComponent(host.name)}` }, host.name)),
+          h("td", { "data-label": "Mode" }, host.mode),
+          h("td", { "data-label": "State" }, host.mode === "ssh" ? h("span", { class: "state state-ssh" }, "via SSH") : badge(host.online ? "online" : "offline")),
+          h("td", { "data-label": "Last heartbeat" }, host.mode === "ssh" ? h("span", { class: "muted" }, "n/a") : time(host.last_heartbeat_at, "never")),
+          h(
+            "td",
+            { "data-label": "Running" },
+            host.running_job_id
+              ? h("a", { href: `#/jobs/${host.running_job_id}` }, job ? `${job.app} @ ${job.sha.slice(0, 7)}` : host.running_job_id.slice(0, 8))
+              : h("span", { class: "muted" }, "idle"),
+          ),
+          h("td", { "data-label": "Queued", class: "num" }, String(host.queued)),
+        );
+      }),
+    ),
+  );
+}
