@@ -2,6 +2,7 @@
 // `npm test`: every suite, one after another, then one closing line "N passed, N failed".
 //   worker  vitest in workerd (test/, src/**/*.test.ts)
 //   e2e     vitest in Node against real processes (test/e2e/: wrangler dev, the agent, dockerd, sshd)
+//   relay   node --test of ssh-relay/ (against its own sshd and the Docker engine)
 //   agent   dotnet test of agent-dotnet/ (unit, and integration against dockerd and the registry)
 //   faults  faults injected into real processes, and property-based fuzzing; writes RELIABILITY.md
 // `npm test -- worker` (or e2e, agent) runs just those. Services the suites need are started by
@@ -17,6 +18,7 @@ mkdirSync(out, { recursive: true });
 const suites = {
   worker: () => vitest([], `${out}/worker.json`),
   e2e: () => vitest(["--config", "vitest.e2e.config.ts"], `${out}/e2e.json`),
+  relay: () => nodeTest(),
   agent: () => dotnet(`${out}/agent.trx`),
   faults: () => {
     const result = vitest(["--config", "vitest.faults.config.ts"], `${out}/faults.json`);
@@ -30,6 +32,15 @@ function vitest(args, report) {
   if (!existsSync(report)) return { passed: 0, failed: 1, skipped: 0, ok: false };
   const r = JSON.parse(readFileSync(report, "utf8"));
   return { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests, ok: run.status === 0 };
+}
+
+function nodeTest() {
+  // node's test runner: its spec reporter ends with "ℹ pass N", "ℹ fail N", "ℹ skipped N".
+  const run = spawnSync("npm", ["test", "--prefix", "ssh-relay"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  process.stdout.write(run.stdout ?? "");
+  process.stderr.write(run.stderr ?? "");
+  const count = (name) => Number(new RegExp(`ℹ ${name} (\\d+)`).exec(run.stdout ?? "")?.[1] ?? 0);
+  return { passed: count("pass"), failed: count("fail") + count("cancelled"), skipped: count("skipped") + count("todo"), ok: run.status === 0 };
 }
 
 function dotnet(report) {

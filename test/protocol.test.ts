@@ -364,3 +364,25 @@ describe("LOG_LIMIT_MARKER", () => {
     expect(LOG_LIMIT_MARKER).toMatch(/log limit reached/);
   });
 });
+
+describe("abandoned long polls", () => {
+  it("a poll the agent gave up on does not act when it wakes: the agent's newer heartbeat rules", async () => {
+    await drain("host-01");
+    const stub = hostStub("host-01");
+    const agent = await scriptedAgent("host-01");
+    // An idle poll the agent abandons (its HTTP request timed out on the agent's side).
+    const abandoned = stub.heartbeat(agent.id, { runningJobId: null, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    // The agent polls again, gets the job, confirms it and heartbeats naming it.
+    const second = stub.heartbeat(agent.id, { runningJobId: null, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await push();
+    const got = await second;
+    expect(got.job).not.toBeNull();
+    await agent.status(got.job!.id, { status: "running" });
+    await stub.heartbeat(agent.id, { runningJobId: got.job!.id });
+    // The abandoned poll wakes (any wake-up, here a cancel elsewhere) and must neither take a job nor fail the running one.
+    expect(await abandoned).toEqual({ job: null, cancel: [] });
+    expect(await stub.getJob(got.job!.id)).toMatchObject({ status: "running" });
+  });
+});

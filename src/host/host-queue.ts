@@ -179,6 +179,8 @@ export class HostQueue extends DurableObject<Env> {
   readonly outbox: Outbox;
   /** Long-polling heartbeats waiting for work; woken on every enqueue and cancel. */
   private readonly waiters = new Set<() => void>();
+  /** The newest heartbeat call of each agent (held polls of older calls are stale). */
+  private readonly pollGenerations = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -249,8 +251,13 @@ export class HostQueue extends DurableObject<Env> {
    */
   async heartbeat(agentId: string, { runningJobId = null, waitMs = 0 }: HeartbeatOptions = {}): Promise<HeartbeatResult> {
     const deadline = Date.now() + waitMs;
+    // A newer heartbeat of the same agent supersedes a poll still held here: the agent gave up on it
+    // (timeout, restart), and what it said ("I run nothing") is no longer true. It must not act.
+    const generation = (this.pollGenerations.get(agentId) ?? 0) + 1;
+    this.pollGenerations.set(agentId, generation);
     let first = true;
     for (;;) {
+      if (!first && this.pollGenerations.get(agentId) !== generation) return { job: null, cancel: [] };
       const result = this.beat(agentId, runningJobId ?? null, first);
       first = false;
       const remaining = deadline - Date.now();
