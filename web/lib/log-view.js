@@ -3,10 +3,17 @@ import { h } from "./dom.js";
 
 /**
  * Renders a log that may grow by thousands of lines a second without stalling the page: lines are
- * queued and written once per animation frame as one fragment, and only the newest `maxRendered`
- * lines stay in the DOM (all of them stay in memory, for the download). The view follows the end
+ * queued and written once per animation frame as one fragment, in chunks the browser may skip
+ * laying out while they are off screen, and only about the newest `maxRendered` lines stay in the
+ * DOM (all of them stay in memory, for the download). The view follows the end
  * while it is scrolled to the bottom; scrolled up, it stays put and offers a jump back.
  */
+
+/**
+ * Rows are grouped in chunks of this many; chunks off screen skip layout and paint
+ * (content-visibility: auto), so a frame's cost follows the lines it adds, not the lines shown.
+ */
+const CHUNK = 200;
 
 // Colour and cursor escapes from docker and build tools: noise in a browser.
 const ANSI = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
@@ -28,6 +35,13 @@ export class LogView {
     this.unseen = 0;
     /** @type {number | null} */
     this.lastAttempt = null;
+    /** Rows in each chunk <div> of the DOM, oldest first. */
+    /** @type {number[]} */
+    this.chunkSizes = [];
+    /** @type {DocumentFragment | null} */
+    this.fragment = null;
+    /** @type {HTMLElement | null} */
+    this.fragmentChunk = null;
 
     this.count = h("span", { class: "log-count" }, "0 lines");
     this.trimmed = h("p", { class: "log-trimmed muted", hidden: true });
@@ -68,32 +82,27 @@ export class LogView {
     this.empty.hidden = true;
 
     // A batch larger than the window only needs its tail drawn.
-    const from = Math.max(0, batch.length - this.maxRendered);
-    const fragment = document.createDocumentFragment();
-    for (let i = from; i < batch.length; i++) {
+    for (let i = Math.max(0, batch.length - this.maxRendered); i < batch.length; i++) {
       const line = /** @type {typeof batch[number]} */ (batch[i]);
-      if (this.lastAttempt !== null && line.attempt !== this.lastAttempt) {
-        fragment.append(h("div", { class: "log-attempt" }, `attempt ${line.attempt}`));
-        this.rendered++;
-      }
+      if (this.lastAttempt !== null && line.attempt !== this.lastAttempt) this.row(h("div", { class: "log-attempt" }, `attempt ${line.attempt}`));
       this.lastAttempt = line.attempt;
       const row = document.createElement("div");
       row.className = line.stream === "stderr" ? "l err" : line.stream === "system" ? "l sys" : "l";
       row.dataset.n = String(line.n);
       row.textContent = line.text;
-      fragment.append(row);
-      this.rendered++;
+      this.row(row);
     }
-    this.body.append(fragment);
+    if (this.fragment) {
+      (this.fragmentChunk ?? this.body).append(this.fragment);
+      this.fragment = null;
+      this.fragmentChunk = null;
+    }
+    // Whole chunks leave from the top, so the DOM holds between maxRendered and maxRendered + CHUNK rows.
+    while (this.rendered - (this.chunkSizes[0] ?? 0) >= this.maxRendered) {
+      this.body.firstElementChild?.remove();
+      this.rendered -= /** @type {number} */ (this.chunkSizes.shift());
+    }
 
-    const excess = this.rendered - this.maxRendered;
-    if (excess > 0) {
-      const range = document.createRange();
-      range.setStartBefore(/** @type {Node} */ (this.body.firstChild));
-      range.setEndAfter(/** @type {Node} */ (this.body.children[excess - 1]));
-      range.deleteContents();
-      this.rendered -= excess;
-    }
     const total = this.lines.length;
     this.count.textContent = `${total.toLocaleString("en")} line${total === 1 ? "" : "s"}`;
     this.body.style.setProperty("--digits", String(Math.max(3, String(total).length)));
@@ -105,6 +114,31 @@ export class LogView {
     }
     if (this.pinned) this.body.scrollTop = this.body.scrollHeight;
     else this.showUnseen(this.unseen + batch.length);
+  }
+
+  /**
+   * Adds a row to the newest chunk, starting a new chunk when it is full. Rows of one frame are
+   * gathered in a fragment and attached once.
+   * @param {HTMLElement} row
+   */
+  row(row) {
+    let size = this.chunkSizes.at(-1);
+    if (size === undefined || size >= CHUNK) {
+      if (this.fragment) (this.fragmentChunk ?? this.body).append(this.fragment);
+      const chunk = h("div", { class: "chunk" });
+      this.body.append(chunk);
+      this.chunkSizes.push(0);
+      this.fragment = document.createDocumentFragment();
+      this.fragmentChunk = chunk;
+      size = 0;
+    }
+    if (!this.fragment) {
+      this.fragment = document.createDocumentFragment();
+      this.fragmentChunk = /** @type {HTMLElement} */ (this.body.lastElementChild);
+    }
+    this.fragment.append(row);
+    this.chunkSizes[this.chunkSizes.length - 1] = size + 1;
+    this.rendered++;
   }
 
   /** @param {number} n */

@@ -63,5 +63,5 @@ export function errorBox(error) {
  * @param {Array<[string, Node | string]>} pairs
  */
 export function facts(pairs) {
-  return h("dl", { class: "facts" }, pairs.map(([term, value]) => h("div", { class: "fact" }, h("dt", null, term), h("dd", null, value))));
+  return h("dl", { class: "facts" }, pairs.map(([term, value]) => h("div", { class: "fact", "data-term": term }, h("dt", null, term), h("dd", null, value))));
 }

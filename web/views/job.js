@@ -142,21 +142,20 @@ async function fetchJob(id) {
  */
 function describe(job) {
   return [
-    ["Status", badge(job.status)],
     ["App", job.app],
     ["Repository", job.repo],
     ["Ref", job.ref],
-    ["Commit", h("code", { class: "sha" }, job.sha)],
     ["Host", h("a", { href: `#/jobs?host=${encodeURIComponent(job.host)}` }, job.host)],
     ["Mode", job.mode],
     ["Trigger", job.trigger],
     ["Attempt", String(job.attempt)],
     ["Agent", job.agent_id ?? "—"],
+    ["Exit code", job.exit_code === null ? "—" : String(job.exit_code)],
     ["Created", time(job.created_at)],
     ["Started", time(job.started_at)],
     ["Finished", time(job.finished_at)],
     ["Took", duration(job.started_at, job.finished_at)],
-    ["Exit code", job.exit_code === null ? "—" : String(job.exit_code)],
+    ["Commit", h("code", { class: "sha" }, job.sha)],
     ...(job.error ? /** @type {Array<[string, Node | string]>} */ ([["Error", h("span", { class: "error-text" }, job.error)]]) : []),
   ];
 }
