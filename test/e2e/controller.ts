@@ -58,7 +58,14 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
  * Objects) on 127.0.0.1, with its own state directory and the E2E secrets.
  * Migrations are applied first, as `npm start` does.
  */
-export async function startController(options: { port?: number; stateDir?: string } = {}): Promise<Controller> {
+export interface ControllerOptions {
+  port?: number;
+  stateDir?: string;
+  /** More variables for the Worker (for example SSH_RELAY_URL and SSH_RELAY_TOKEN). */
+  vars?: Record<string, string>;
+}
+
+export async function startController(options: ControllerOptions = {}): Promise<Controller> {
   // A free port can be taken by someone else before wrangler binds it: try a few.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -69,11 +76,12 @@ export async function startController(options: { port?: number; stateDir?: strin
   }
 }
 
-async function startOnce(options: { port?: number; stateDir?: string }): Promise<Controller> {
+async function startOnce(options: ControllerOptions): Promise<Controller> {
   const port = options.port ?? (await freePort());
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "deploybot-e2e-"));
   const varsFile = join(stateDir, "e2e.vars");
-  writeFileSync(varsFile, Object.entries(E2E_SECRETS).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  const vars = { ...E2E_SECRETS, ...options.vars };
+  writeFileSync(varsFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
   const persist = join(stateDir, "state");
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
 
