@@ -5,6 +5,7 @@
 //   deploy image tag ":slow"     → a log line every 50 ms until cancelled (result cancelled)
 //   deploy image tag ":drop"     → a log line, then the stream ends with no result
 //   target address "10.9.9.9"    → error host_key_mismatch (deploy, exec and metrics)
+//   exec command "break"         → the stream breaks after some output (the relay died)
 //   anything else                → logs, then result succeeded
 // The real relay is tested against a real sshd in ssh-relay/ and in the e2e suite.
 
@@ -15,8 +16,12 @@ export const FAKE_RELAY_TOKEN = "test-relay-token";
 function ndjson(produce: (send: (value: unknown) => void) => Promise<void>): Response {
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      await produce((value) => controller.enqueue(encoder.encode(`${JSON.stringify(value)}\n`)));
-      controller.close();
+      try {
+        await produce((value) => controller.enqueue(encoder.encode(`${JSON.stringify(value)}\n`)));
+        controller.close();
+      } catch (err) {
+        controller.error(err); // the relay died mid-stream
+      }
     },
   });
   return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
@@ -59,6 +64,10 @@ export async function fakeRelay(request: Request): Promise<Response> {
   if (url.pathname === "/v1/exec") {
     return ndjson(async (send) => {
       if (badKey) return send(mismatch);
+      if (body.command === "break") {
+        send({ type: "stdout", data: "partial" });
+        throw new Error("relay process killed");
+      }
       const exit = /exit (\d+)/.exec(body.command)?.[1];
       send({ type: "stdout", data: `ran: ${body.command}\n` });
       if (exit) send({ type: "stderr", data: "failing on purpose\n" });

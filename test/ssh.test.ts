@@ -134,6 +134,8 @@ describe("POST /v1/ssh/execute", () => {
     expect((await execute({ host: "ssh-01" })).status).toBe(400);
     expect((await execute({ host: "ssh-01", command: "id", timeout_s: 0 })).status).toBe(400);
     expect(await execute({ host: "ssh-02", command: "id" })).toMatchObject({ status: 502, body: { error: { code: "host_key_mismatch" } } });
+    expect(await execute({ host: "ssh-01", command: "break" })).toMatchObject({ status: 502, body: { error: { code: "relay_lost" } } });
+    expect((await execute({ host: "ssh-01", command: "   " })).status).toBe(400);
     expect((await call("/v1/ssh/execute", { method: "POST", body: "{}", token: null })).status).toBe(401);
   });
 });

@@ -118,6 +118,8 @@ export const sshRouter = createRouter()
             truncated: message.truncated === true,
           };
         } else if (message.type === "error") failure = new RelayError(String(message.code), String(message.message ?? ""));
+      }).catch((err: unknown) => {
+        throw err instanceof RelayError ? err : new RelayError("relay_lost", `the connection to the ssh relay broke mid-command (${(err as Error).message})`);
       });
       if (failure) throw failure;
       if (!result) throw new RelayError("relay_lost", "the relay's stream ended before the command's exit");

@@ -30,7 +30,7 @@ export class RelayProcess {
     this.child = child;
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`ssh-relay exited (${child.exitCode}): ${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ssh-relay exited (${child.exitCode}): ${this.output}`);
       try {
         if ((await fetch(`${this.url}/health`)).ok) return;
       } catch {
@@ -44,7 +44,7 @@ export class RelayProcess {
   /** kill -9: no graceful end for what it was doing. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await exited;
