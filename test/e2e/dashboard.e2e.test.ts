@@ -198,7 +198,15 @@ describe("deploy, live log, cancel, rollback", () => {
     await agent.log(jobId, Array.from({ length: 50 }, (_, i) => `line ${12004 + i}`));
     await poll(() => page.locator(".stream-state").textContent()).toBe("Live");
     await poll(() => page.locator(".log-count").textContent()).toBe("12,054 lines");
+    // A reader who scrolls up is left where they are, and offered a way back to the end.
+    const distanceToEnd = () => page.$eval("[data-testid=log]", (el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await page.$eval("[data-testid=log]", (el) => el.scrollTo({ top: 0 }));
     await agent.log(jobId, ["line 12054", "done"]);
+    await poll(() => page.getByRole("button", { name: "↓ 2 new lines" }).isVisible()).toBe(true);
+    expect(await page.$eval("[data-testid=log]", (el) => el.scrollTop)).toBe(0);
+    await page.getByRole("button", { name: "↓ 2 new lines" }).click();
+    await poll(distanceToEnd).toBeLessThan(30);
+    expect(await page.getByRole("button", { name: /new line/ }).isVisible()).toBe(false);
     await agent.status(jobId, { status: "succeeded", exit_code: 0 });
     await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
     expect(await page.locator("h1").textContent()).toBe("web @ main on web-01 succeeded");

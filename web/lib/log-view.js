@@ -31,6 +31,7 @@ export class LogView {
     this.pending = [];
     this.rendered = 0;
     this.frame = 0;
+    this.settle = 0;
     this.pinned = true;
     this.unseen = 0;
     /** @type {number | null} */
@@ -56,10 +57,22 @@ export class LogView {
       this.trimmed,
       h("div", { class: "log-frame" }, this.empty, this.body, this.jump),
     );
+    // A resize (a phone turned, a window made smaller) keeps a following view at the end.
+    new ResizeObserver(() => {
+      if (this.pinned && this.lines.length > 0) this.stickToEnd();
+    }).observe(this.body);
+    /** Where this view last scrolled itself to; only a scroll above it is the reader's own. */
+    this.autoTop = 0;
     this.body.addEventListener("scroll", () => {
       const el = this.body;
-      this.pinned = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
-      if (this.pinned) this.showUnseen(0);
+      if (el.scrollTop + el.clientHeight >= el.scrollHeight - 24) {
+        this.pinned = true;
+        this.showUnseen(0);
+      } else if (el.scrollTop < this.autoTop - 4) {
+        // Growth below (new rows, chunks laid out at their real height) leaves scrollTop alone, so
+        // this is the reader scrolling up: stop following.
+        this.pinned = false;
+      }
     }, { passive: true });
   }
 
@@ -112,8 +125,23 @@ export class LogView {
     if (shown < total) {
       this.trimmed.textContent = `Showing the newest ${shown.toLocaleString("en")} of ${total.toLocaleString("en")} lines; Download has them all.`;
     }
-    if (this.pinned) this.body.scrollTop = this.body.scrollHeight;
+    if (this.pinned) this.stickToEnd();
     else this.showUnseen(this.unseen + batch.length);
+  }
+
+  /** Scrolls to the end, and again a frame later: chunks coming into view may turn out taller than estimated. */
+  stickToEnd() {
+    const end = () => {
+      this.body.scrollTop = this.body.scrollHeight;
+      this.autoTop = this.body.scrollTop;
+    };
+    end();
+    if (!this.settle) {
+      this.settle = requestAnimationFrame(() => {
+        this.settle = 0;
+        if (this.pinned) end();
+      });
+    }
   }
 
   /**
@@ -125,6 +153,9 @@ export class LogView {
     let size = this.chunkSizes.at(-1);
     if (size === undefined || size >= CHUNK) {
       if (this.fragment) (this.fragmentChunk ?? this.body).append(this.fragment);
+      // A full chunk no longer changes: from now on it may skip layout while off screen. The
+      // growing one never does, or its new rows would go unmeasured below the fold.
+      this.body.lastElementChild?.classList.add("sealed");
       const chunk = h("div", { class: "chunk" });
       this.body.append(chunk);
       this.chunkSizes.push(0);
@@ -150,7 +181,7 @@ export class LogView {
 
   scrollToEnd() {
     this.pinned = true;
-    this.body.scrollTop = this.body.scrollHeight;
+    this.stickToEnd();
     this.showUnseen(0);
     this.body.focus();
   }
@@ -168,6 +199,8 @@ export class LogView {
   /** Stops a pending frame (the page is being left). */
   dispose() {
     if (this.frame) cancelAnimationFrame(this.frame);
+    if (this.settle) cancelAnimationFrame(this.settle);
     this.frame = 0;
+    this.settle = 0;
   }
 }

@@ -54,8 +54,22 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-/** Saves a full-page screenshot as test-results/dashboard/<name>.png. */
+/**
+ * Saves a whole-page screenshot as test-results/dashboard/<name>.png. The viewport is made as tall
+ * as the page for it (and put back), rather than using `fullPage`: chromium's full-page capture
+ * resets inner scrollers such as the log to their top, which no reader would see.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const viewport = page.viewportSize() ?? { width: 1280, height: 860 };
+  const pageHeight = () => page.evaluate(() => document.documentElement.scrollHeight);
+  // Twice: parts sized by the viewport (vh) grow with it.
+  let resized = false;
+  for (let i = 0, height = await pageHeight(); i < 2 && height > (page.viewportSize()?.height ?? 0); i++, height = await pageHeight()) {
+    await page.setViewportSize({ width: viewport.width, height: Math.min(height, 4000) });
+    await page.waitForTimeout(100);
+    resized = true;
+  }
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  if (resized) await page.setViewportSize(viewport);
 }
