@@ -260,6 +260,13 @@ describe("deploy, live log, cancel, rollback", () => {
   it("redeploys a previous commit as a rollback and shows the new job", async () => {
     await page.goto(`${controller.url}/#/jobs/${jobs.deployed}`);
     await poll(() => page.locator("h1").textContent()).toBe("web @ main on web-01 succeeded");
+    // A finished job's log arrives as one burst of history: the newest lines, contiguous, at the end.
+    await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
+    expect(await page.locator(".log-count").textContent()).toBe("12,056 lines");
+    const lines = await shownLines();
+    expect(lines.length).toBeGreaterThanOrEqual(5000);
+    expect(lines.length).toBeLessThan(5200);
+    expect(lines).toEqual(lines.map((_, i) => 12056 - lines.length + 1 + i).map((n) => [n, n === 12056 ? "done" : `line ${n - 1}`]));
     await page.getByRole("button", { name: "Redeploy this commit" }).click();
     await confirmDialog("Redeploy");
     await poll(() => page.locator("#notice").textContent()).toMatch(/^Rollback queued as job [0-9a-f]{8}\.$/);

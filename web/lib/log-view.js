@@ -94,7 +94,13 @@ export class LogView {
     if (batch.length === 0) return;
     this.empty.hidden = true;
 
-    // A batch larger than the window only needs its tail drawn.
+    // A batch larger than the window only needs its tail drawn, and replaces everything drawn so
+    // far (rows kept from before would sit across a gap from the new ones).
+    if (batch.length >= this.maxRendered) {
+      this.body.replaceChildren();
+      this.chunkSizes = [];
+      this.rendered = 0;
+    }
     for (let i = Math.max(0, batch.length - this.maxRendered); i < batch.length; i++) {
       const line = /** @type {typeof batch[number]} */ (batch[i]);
       if (this.lastAttempt !== null && line.attempt !== this.lastAttempt) this.row(h("div", { class: "log-attempt" }, `attempt ${line.attempt}`));
