@@ -6,15 +6,15 @@
  *     health URL by hand; plus a replacing deploy (which includes stopping the previous container).
  *
  * Run from the repository root, with Docker, the registry and the .NET SDK up (scripts/services/docker.sh):
- *   npx tsx agent-dotnet/bench/measure.ts [--idle-seconds 60] [--runs 5] [--json out.json]
+ *   node agent-dotnet/bench/measure.ts [--idle-seconds 60] [--runs 5] [--json out.json]
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { api, E2E_SECRETS, freePort, sendPush, startController } from "../../test/e2e/controller";
-import { docker, publishAgent, readSse, REGISTRY, removeContainers, requireServices, startAgent } from "../../test/e2e/agent/services";
+import { api, E2E_SECRETS, freePort, sendPush, startController } from "../../test/e2e/controller.ts";
+import { docker, publishAgent, readSse, REGISTRY, removeContainers, requireServices, startAgent } from "../../test/e2e/agent/services.ts";
 
 const { values: args } = parseArgs({
   options: {

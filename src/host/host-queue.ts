@@ -14,6 +14,11 @@ import { RELAY_AGENT, runSshJob } from "./ssh-runner";
 
 /** How long after its last heartbeat an agent still counts as online (longest long poll plus margin). */
 export const ONLINE_WINDOW_MS = 75_000;
+/**
+ * How stale the stored last-heartbeat time may get. Heartbeats are the hottest path: writing each one
+ * would cost a storage write per poll; an evicted object only loses up to this much precision.
+ */
+const HEARTBEAT_PERSIST_MS = 15_000;
 /** Finished jobs kept in the object for quick reads and live tails; D1 keeps all of them. */
 const FINISHED_KEPT = 500;
 /** Lines a new host-wide subscriber gets from before it connected. */
@@ -181,6 +186,10 @@ export class HostQueue extends DurableObject<Env> {
   private readonly waiters = new Set<() => void>();
   /** The newest heartbeat call of each agent (held polls of older calls are stale). */
   private readonly pollGenerations = new Map<string, number>();
+  /** Last heartbeat of each agent, in memory; written to storage at most every HEARTBEAT_PERSIST_MS per agent. */
+  private readonly lastBeats = new Map<string, { at: number; persisted: number }>();
+  /** Heartbeats counted since the counter was last written. */
+  private unsavedHeartbeats = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -273,12 +282,7 @@ export class HostQueue extends DurableObject<Env> {
   private beat(agentId: string, runningJobId: string | null, count: boolean) {
     const now = Date.now();
     return this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        "INSERT INTO heartbeats (agent_id, at) VALUES (?, ?) ON CONFLICT (agent_id) DO UPDATE SET at = excluded.at",
-        agentId,
-        now,
-      );
-      if (count) this.bump("heartbeats_total", "", 1);
+      this.recordHeartbeat(agentId, now, count);
 
       for (const held of this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId)) {
         if (held.id === runningJobId) {
@@ -337,6 +341,7 @@ export class HostQueue extends DurableObject<Env> {
       const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
       for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_restarted" }, now);
       this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
+      this.lastBeats.delete(agentId);
       return held.map((r) => r.id);
     });
     if (failed.length) {
@@ -443,12 +448,37 @@ export class HostQueue extends DurableObject<Env> {
     return this.logs.read(jobId, afterPos, limit);
   }
 
+  /** Notes a heartbeat: in memory always, in storage when the stored time is older than HEARTBEAT_PERSIST_MS. */
+  private recordHeartbeat(agentId: string, now: number, count: boolean): void {
+    if (count) this.unsavedHeartbeats++;
+    const known = this.lastBeats.get(agentId);
+    if (known && now - known.persisted < HEARTBEAT_PERSIST_MS) {
+      known.at = now;
+      return;
+    }
+    this.sql.exec(
+      "INSERT INTO heartbeats (agent_id, at) VALUES (?, ?) ON CONFLICT (agent_id) DO UPDATE SET at = excluded.at",
+      agentId,
+      now,
+    );
+    if (this.unsavedHeartbeats) this.bump("heartbeats_total", "", this.unsavedHeartbeats);
+    this.unsavedHeartbeats = 0;
+    this.lastBeats.set(agentId, { at: now, persisted: now });
+  }
+
+  /** Every agent's last heartbeat: the stored times, overlaid with the newer ones in memory. */
+  private heartbeatTimes(): Array<{ agent_id: string; at: number }> {
+    const times = new Map(
+      this.sql.exec<{ agent_id: string; at: number }>("SELECT agent_id, at FROM heartbeats").toArray().map((r) => [r.agent_id, r.at]),
+    );
+    for (const [agent, beat] of this.lastBeats) if (beat.at > (times.get(agent) ?? 0)) times.set(agent, beat.at);
+    return [...times].map(([agent_id, at]) => ({ agent_id, at }));
+  }
+
   state(): HostState {
     const queued = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'").one().n;
     const running = this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1");
-    const last = this.sql
-      .exec<{ agent_id: string; at: number }>("SELECT agent_id, at FROM heartbeats ORDER BY at DESC LIMIT 1")
-      .toArray()[0];
+    const last = this.heartbeatTimes().sort((a, b) => b.at - a.at)[0];
     return {
       queued,
       running_job_id: running?.id ?? null,
@@ -461,11 +491,10 @@ export class HostQueue extends DurableObject<Env> {
   metrics(): HostMetrics {
     const counter = (name: string, label = "") =>
       this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ? AND label = ?", name, label).toArray()[0]?.value ?? 0;
-    const online = this.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM heartbeats WHERE at > ?", Date.now() - ONLINE_WINDOW_MS)
-      .one().n;
+    const since = Date.now() - ONLINE_WINDOW_MS;
+    const online = this.heartbeatTimes().filter((beat) => beat.at > since).length;
     return {
-      heartbeats: counter("heartbeats_total"),
+      heartbeats: counter("heartbeats_total") + this.unsavedHeartbeats,
       agents_online: online,
       dispatch_buckets: DISPATCH_BUCKETS.map((b) => counter("dispatch_bucket", String(b))),
       dispatch_count: counter("dispatch_count"),

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +24,8 @@ export interface Controller {
   crashAndRestart(): Promise<void>;
   /** The local D1 database file (for fault injection). */
   d1File(): string;
+  /** Resident memory of the controller's processes (wrangler and workerd), in bytes, by command name. */
+  memory(): Record<string, number>;
   stateDir: string;
   output: () => string;
 }
@@ -143,6 +145,15 @@ async function startOnce(options: ControllerOptions): Promise<Controller> {
     crashAndRestart: async () => {
       await stop("SIGKILL");
       await launch();
+    },
+    memory: () => {
+      const out = spawnSync("ps", ["-o", "rss=,comm=", "-g", String(child.pid)], { encoding: "utf8" }).stdout;
+      const sizes: Record<string, number> = {};
+      for (const line of out.trim().split("\n")) {
+        const [rss, comm] = line.trim().split(/\s+/, 2);
+        if (rss && comm) sizes[comm] = (sizes[comm] ?? 0) + Number(rss) * 1024;
+      }
+      return sizes;
     },
     d1File: () => {
       const dir = join(persist, "v3", "d1", "miniflare-D1DatabaseObject");

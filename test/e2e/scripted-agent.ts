@@ -3,12 +3,16 @@ import { E2E_SECRETS, type Controller } from "./controller.ts";
 /** An agent written as a test script: it speaks docs/agent-protocol.md over plain fetch. */
 export class ScriptedAgent {
   private seq = 0;
+  private readonly controller: Controller;
+  readonly id: string;
+  readonly token: string;
 
-  private constructor(
-    private readonly controller: Controller,
-    readonly id: string,
-    readonly token: string,
-  ) {}
+  // Plain fields, no parameter properties: benchmarks run this file with Node's type stripping.
+  private constructor(controller: Controller, id: string, token: string) {
+    this.controller = controller;
+    this.id = id;
+    this.token = token;
+  }
 
   static async register(controller: Controller, hostname: string): Promise<ScriptedAgent> {
     const res = await fetch(`${controller.url}/v1/agents/register`, {

@@ -11,10 +11,13 @@ export class RelayProcess {
   private child: ChildProcess | null = null;
   output = "";
 
-  constructor(
-    readonly port: number,
-    private readonly privateKey: string,
-  ) {}
+  readonly port: number;
+  private readonly privateKey: string;
+
+  constructor(port: number, privateKey: string) {
+    this.port = port;
+    this.privateKey = privateKey;
+  }
 
   get url() {
     return `http://127.0.0.1:${this.port}`;
