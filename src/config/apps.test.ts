@@ -125,6 +125,13 @@ apps:
     expect(paths).toEqual(["2:defaults.lease", "4:hosts.s1.ssh.host_key", "9:apps.web.deploy.ports.0"]);
   });
 
+  it("refuses an alias to an anchor that is not set, and an alias explosion, with a position (found by fuzzing)", () => {
+    expect(problems(parseAppsYaml("*!"))[0]).toMatchObject({ line: 1, column: 1, message: expect.stringMatching(/Unresolved alias/) });
+    expect(problems(parseAppsYaml("version: 1\nhosts: *nope\n"))[0]).toMatchObject({ line: 2, column: 8 });
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`)].join("\n");
+    expect(problems(parseAppsYaml(bomb)).length).toBeGreaterThan(0);
+  });
+
   it("refuses an empty file and a file that is not a mapping", () => {
     expect(problems(parseAppsYaml("")).length).toBeGreaterThan(0);
     expect(problems(parseAppsYaml("- just\n- a list\n"))[0]).toMatchObject({ line: 1, column: 1 });

@@ -1,4 +1,4 @@
-import { isMap, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
 
 /** Template variables an image, container name or env value may use. */
@@ -142,7 +142,27 @@ export function parseAppsYaml(text: string): ParseResult {
     };
   }
 
-  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias to an anchor that is not (yet) set, or an alias explosion: the parser accepts these,
+    // converting them throws. Report the first offending alias where it stands.
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) === undefined) {
+          offset = node.range?.[0] ?? 0;
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    const { line, col } = position(offset);
+    return { ok: false, problems: [{ path: "", line, column: col, message: (err as Error).message }] };
+  }
+
+  const result = configSchema.safeParse(data ?? {});
   if (result.success) return { ok: true, config: result.data };
 
   const problems = result.error.issues.map((issue) => {
