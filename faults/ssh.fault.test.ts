@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { api, sendPush } from "../test/e2e/controller.ts";
+import { api, sendPush, waitForJobEnd } from "../test/e2e/controller.ts";
 import { startSshStack, type SshStack } from "../test/e2e/ssh-stack.ts";
 import { faultReport } from "./report.ts";
 
@@ -7,16 +7,7 @@ const report = faultReport(import.meta.filename);
 let stack: SshStack;
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 
-async function finished(jobId: string, ms = 120_000): Promise<any> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await api(stack.controller, `/v1/jobs/${jobId}`);
-    const job = res.status === 200 ? ((await res.json()) as any) : null;
-    if (job && ["succeeded", "failed", "cancelled"].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(job)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const finished = (jobId: string) => waitForJobEnd(stack.controller, jobId);
 
 async function execute(command: string) {
   const res = await api(stack.controller, "/v1/ssh/execute", {

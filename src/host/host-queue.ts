@@ -304,17 +304,7 @@ export class HostQueue extends DurableObject<Env> {
       const next = this.one("SELECT * FROM jobs WHERE status = 'queued' AND mode = 'agent' ORDER BY pos LIMIT 1");
       if (!next) return { job: null, cancel, newCancel };
 
-      const row = this.update(next, {
-        status: "running",
-        agent_id: agentId,
-        started_at: iso(now),
-        acked: 0,
-        lease_expires_at: now + next.lease_s * 1000,
-      }, now);
-      this.schedule.set("lease", row.id, row.lease_expires_at!);
-      this.observeDispatch((now - next.queued_at) / 1000);
-      this.broadcast(row, [statusEvent(toJob(row))]);
-      this.note(row, `[deploybot] attempt ${row.attempt} handed to agent ${agentId}`, now);
+      const row = this.handOut(next, agentId, false, `handed to agent ${agentId}`, now);
       const job: AssignedJob = { ...toJob(row), deploy: JSON.parse(row.deploy) as DeploySpec, lease_s: row.lease_s };
       return { job, cancel, newCancel };
     });
@@ -682,18 +672,7 @@ export class HostQueue extends DurableObject<Env> {
       if (this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1")) return null;
       const next = this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1");
       if (!next || next.mode !== "ssh" || !next.target) return null;
-      const row = this.update(next, {
-        status: "running",
-        agent_id: RELAY_AGENT,
-        started_at: iso(now),
-        acked: 1,
-        lease_expires_at: now + next.lease_s * 1000,
-      }, now);
-      this.schedule.set("lease", row.id, row.lease_expires_at!);
-      this.observeDispatch((now - next.queued_at) / 1000);
-      this.broadcast(row, [statusEvent(toJob(row))]);
-      this.note(row, `[deploybot] attempt ${row.attempt} running through the ssh relay on ${JSON.parse(row.target!).address}`, now);
-      return row;
+      return this.handOut(next, RELAY_AGENT, true, `running through the ssh relay on ${JSON.parse(next.target).address}`, now);
     });
     if (!started) return;
     const target = JSON.parse(started.target!) as SshTarget;
@@ -706,6 +685,25 @@ export class HostQueue extends DurableObject<Env> {
         lost: async (reason, retry) => this.relayLost(job.id, job.attempt, reason, retry),
       }).then(() => this.afterWrite()),
     );
+  }
+
+  /**
+   * Marks a queued job running for `agentId` (an agent, or the relay), starts its lease and tells
+   * subscribers. `acked`: the holder needs no `running` report to count as having started it.
+   */
+  private handOut(next: JobRow, agentId: string, acked: boolean, how: string, now: number): JobRow {
+    const row = this.update(next, {
+      status: "running",
+      agent_id: agentId,
+      started_at: iso(now),
+      acked: acked ? 1 : 0,
+      lease_expires_at: now + next.lease_s * 1000,
+    }, now);
+    this.schedule.set("lease", row.id, row.lease_expires_at!);
+    this.observeDispatch((now - next.queued_at) / 1000);
+    this.broadcast(row, [statusEvent(toJob(row))]);
+    this.note(row, `[deploybot] attempt ${row.attempt} ${how}`, now);
+    return row;
   }
 
   /** Renews the lease of a job `agentId` holds (the relay runner's keep-alive). */

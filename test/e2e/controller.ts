@@ -187,3 +187,15 @@ export async function api(controller: Controller, path: string, init: RequestIni
   headers.set("authorization", `Bearer ${E2E_SECRETS.DEPLOYBOT_API_TOKENS}`);
   return fetch(`${controller.url}${path}`, { ...init, headers });
 }
+
+/** Polls GET /v1/jobs/{id} until the job ended (succeeded, failed or cancelled) and returns it. */
+export async function waitForJobEnd(controller: Controller, jobId: string, ms = 120_000): Promise<any> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const res = await api(controller, `/v1/jobs/${jobId}`);
+    const job = res.status === 200 ? ((await res.json()) as { status: string }) : null;
+    if (job && ["succeeded", "failed", "cancelled"].includes(job.status)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(job)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, sendPush } from "./controller.ts";
+import { api, sendPush, waitForJobEnd } from "./controller.ts";
 import { startSshStack, type SshStack } from "./ssh-stack.ts";
 
 // Agentless mode end to end: signed push → controller → real relay → real sshd → real Docker.
@@ -10,16 +10,7 @@ const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 const PWNED = ["/tmp/deploybot-pwned", "/tmp/deploybot-pwned-env", "/tmp/deploybot-pwned-branch"];
 
-async function finished(jobId: string, ms = 90_000): Promise<any> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const res = await api(stack.controller, `/v1/jobs/${jobId}`);
-    const job = res.status === 200 ? ((await res.json()) as any) : null;
-    if (job && ["succeeded", "failed", "cancelled"].includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(job)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const finished = (jobId: string) => waitForJobEnd(stack.controller, jobId);
 
 async function pushTag(tag: string, n: number): Promise<string> {
   const res = await sendPush(stack.controller, { repo: "acme/hello", ref: `refs/tags/${tag}`, sha: sha(n) });
