@@ -114,3 +114,35 @@ describe("/v1/ssh routes through the relay", () => {
     }
   });
 });
+
+describe("ctl ssh", () => {
+  const ctl = (...args: string[]) => {
+    const cli = new URL("../../cli/dist/cli/src/cli.js", import.meta.url).pathname;
+    try {
+      const stdout = execFileSync(process.execPath, [cli, ...args], {
+        encoding: "utf8",
+        env: { ...process.env, DEPLOYBOT_URL: stack.controller.url, DEPLOYBOT_TOKEN: "e2e-admin-token", NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      return { code: 0, stdout };
+    } catch (err) {
+      const e = err as { status: number; stdout: string; stderr: string };
+      return { code: e.status, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(() => {
+    execFileSync("npx", ["tsc", "-p", new URL("../../cli", import.meta.url).pathname]);
+  });
+
+  it("runs a command and exits with its exit code, and shows metrics", () => {
+    expect(ctl("ssh", "exec", "ssh-e2e", "--", "echo", "hi")).toEqual({ code: 0, stdout: "hi\n" });
+    expect(ctl("ssh", "exec", "ssh-e2e", "--", "exit 4").code).toBe(4);
+    const metrics = ctl("ssh", "metrics", "ssh-e2e");
+    expect(metrics.code).toBe(0);
+    expect(metrics.stdout).toMatch(/^host\s+\S+\nuptime\s+[\d.]+ h\nload\s+/);
+    expect(metrics.stdout).toContain(stack.container);
+    expect(JSON.parse(ctl("ssh", "metrics", "ssh-e2e", "--json").stdout)).toMatchObject({ load: expect.any(Array) });
+    expect(ctl("ssh", "exec", "nope", "--", "true")).toMatchObject({ code: 1, stderr: expect.stringMatching(/not in apps.yaml \(unknown_host, 404\)/) });
+  });
+});
