@@ -3,7 +3,7 @@
 //   long-poll  POST /v1/agents/{id}/heartbeat?wait=50, parked before the job is queued
 //   push       GET /v1/agents/{id}/connect (WebSocket), the job pushed by the host's object
 // Between samples the agent reports success, so the host is idle again.
-import { api, type Controller } from "../test/e2e/controller.ts";
+import { api, sendPush, type Controller } from "../test/e2e/controller.ts";
 import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
 import { ms, summary } from "./lib.ts";
 
@@ -83,6 +83,26 @@ async function push(controller: Controller): Promise<number[]> {
   return samples;
 }
 
+/** A signed push webhook until the parked long poll answers with the job it queued. */
+async function webhookToPoll(controller: Controller): Promise<number[]> {
+  const agent = await ScriptedAgent.register(controller, "bench-lp");
+  const samples: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const beat = agent.call(`/v1/agents/${agent.id}/heartbeat?wait=50`, { running_job_id: null });
+    await new Promise((r) => setTimeout(r, 15));
+    const t0 = performance.now();
+    const pushed = sendPush(controller, { repo: "bench/app", ref: "refs/heads/main", sha: nextSha() });
+    const answer = await beat;
+    const t1 = performance.now();
+    const body = (await (await pushed).json()) as { jobs: Array<{ id: string; host: string }> };
+    const jobId = body.jobs.find((j) => j.host === "bench-lp")?.id;
+    if (answer.body?.job?.id !== jobId) throw new Error(`webhook poll got ${JSON.stringify(answer.body)}, expected ${jobId}`);
+    samples.push(t1 - t0);
+    await agent.call(`/v1/jobs/${jobId}/status`, { status: "succeeded", exit_code: 0 });
+  }
+  return samples;
+}
+
 /** POST /v1/jobs alone: the floor both channels stand on. */
 async function enqueueOnly(controller: Controller): Promise<number[]> {
   const samples: number[] = [];
@@ -102,17 +122,19 @@ export async function benchDispatch(controller: Controller): Promise<string> {
   const lp = summary(await longPoll(controller));
   const ws = summary(await push(controller));
   const floor = summary(await enqueueOnly(controller));
+  const hook = summary(await webhookToPoll(controller));
   const row = (name: string, s: ReturnType<typeof summary>) => `| ${name} | ${s.n} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} |`;
   return [
     "## Dispatch: job queued → agent holds it",
     "",
-    `Time from sending \`POST /v1/jobs\` to the waiting agent receiving the job, on local workerd (\`wrangler dev\`), ${SAMPLES} samples each after a warm-up pass. Target: p99 < 50 ms.`,
+    `Time from sending \`POST /v1/jobs\` (or, last row, a signed push webhook) to the waiting agent receiving the job, on local workerd (\`wrangler dev\`), ${SAMPLES} samples each after a warm-up pass. Target: p99 < 50 ms.`,
     "",
     "| channel | n | p50 | p90 | p99 | max |",
     "| --- | --- | --- | --- | --- | --- |",
     row("long-poll heartbeat (`wait=50`)", lp),
     row("WebSocket push (`/connect`)", ws),
     row("`POST /v1/jobs` round trip alone", floor),
+    row("signed push webhook → long-poll answered", hook),
     "",
     `Ratio push / long-poll at p99: ${(ws.p99 / lp.p99).toFixed(2)}; at p50: ${(ws.p50 / lp.p50).toFixed(2)}.`,
     "",

@@ -1,5 +1,5 @@
 // `npm run bench`: runs every benchmark and writes BENCHMARKS.md. BENCH_ONLY=dispatch,logs,... picks some.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { startController } from "../test/e2e/controller.ts";
 import { benchAgent } from "./agent.ts";
 import { benchDispatch } from "./dispatch.ts";
@@ -36,15 +36,26 @@ if (want("fleet")) {
 if (want("relay")) sections.push(await benchRelay());
 if (want("agent")) sections.push(benchAgent());
 
-const report = [
-  "# Benchmarks",
-  "",
-  `Measured ${new Date().toISOString()} by \`npm run bench\`, all on one machine in one run; figures are distributions and ratios measured side by side, never single wall times to compare across machines.`,
-  "",
-  machine(),
-  "",
-  ...sections,
-].join("\n");
+const stamp = new Date().toISOString();
+const header = (note = "") =>
+  [
+    "# Benchmarks",
+    "",
+    `Measured ${stamp} by \`npm run bench\`${note}, on one machine; every ratio compares figures measured side by side in the same run, never single wall times to compare across machines.`,
+    "",
+    machine(),
+    "",
+  ].join("\n");
+let report = header() + sections.join("\n");
+if (only && existsSync("BENCHMARKS.md")) {
+  // A partial run (BENCH_ONLY) replaces its own sections and keeps the others from the last full run.
+  const previous = readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).slice(1);
+  const title = (section: string) => section.split("\n", 1)[0];
+  const fresh = new Map(sections.map((section) => [title(section), section]));
+  const merged = previous.map((section) => fresh.get(title(section)) ?? section);
+  for (const section of sections) if (!previous.some((old) => title(old) === title(section))) merged.push(section);
+  report = header(` (sections ${only.join(", ")} re-run then; the others from the previous full run)`) + merged.join("");
+}
 writeFileSync("BENCHMARKS.md", report);
 console.log(report);
 process.exit(0); // held long polls of the fleet's agents would keep the process alive

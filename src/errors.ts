@@ -26,9 +26,12 @@ export function errorBody(code: string, message: string, details?: ErrorDetails)
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** Errors of D1 or SQLite that mean "not now" rather than "broken". */
+const STORAGE_DOWN = /D1_ERROR|SQLITE_BUSY|database is locked|Network connection lost|storage operation exceeded/i;
+
 /**
  * `app.onError`: maps ApiError and Hono's HTTPException to the spec's shape;
- * anything else becomes a 500 that reveals nothing but the request id.
+ * storage outages become a 503 with Retry-After; anything else becomes a 500 that reveals nothing but the request id.
  */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
@@ -40,6 +43,12 @@ export function handleError(err: Error, c: Context): Response {
     return c.json(errorBody(code, err.message || "request refused"), status);
   }
   const requestId = c.get("requestId") as string | undefined;
+  if (STORAGE_DOWN.test(err.message)) {
+    // D1 (or a Durable Object's storage) is unavailable: a retry later will do, and GitHub redelivers on 5xx.
+    console.warn(JSON.stringify({ level: "warn", msg: "storage unavailable", request_id: requestId, detail: err.message }));
+    c.header("Retry-After", "5");
+    return c.json(errorBody("storage_unavailable", `storage is unavailable for a moment; retry (request ${requestId ?? "unknown"})`), 503);
+  }
   console.error(
     JSON.stringify({ level: "error", msg: "unhandled error", request_id: requestId, error: err.name, detail: err.message }),
   );

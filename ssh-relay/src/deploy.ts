@@ -77,7 +77,7 @@ export async function runDeploy({
   request,
   log,
   signal,
-  pollIntervalMs = 1000,
+  pollIntervalMs = 250,
   pullTimeoutMs = 15 * 60_000,
   rollbackTimeoutMs = 90_000,
   settleMs = 2000,

@@ -1,0 +1,37 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { ApiError, handleError } from "./errors";
+
+function appThrowing(err: Error) {
+  const app = new Hono();
+  app.get("/", () => {
+    throw err;
+  });
+  app.onError(handleError);
+  return app;
+}
+
+describe("handleError", () => {
+  it("maps an ApiError to its status and the spec's shape", async () => {
+    const res = await appThrowing(new ApiError(409, "job_finished", "job already succeeded")).request("/");
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({ error: { code: "job_finished", message: "job already succeeded" } });
+  });
+
+  it("answers a storage outage with 503 and Retry-After, revealing nothing", async () => {
+    const res = await appThrowing(new Error("D1_ERROR: database is locked: SQLITE_BUSY")).request("/");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    const body = (await res.json()) as any;
+    expect(body.error.code).toBe("storage_unavailable");
+    expect(JSON.stringify(body)).not.toMatch(/SQLITE|locked/);
+  });
+
+  it("answers anything else with a bare 500", async () => {
+    const res = await appThrowing(new TypeError("cannot read x of undefined at secret-path.ts:12")).request("/");
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as any;
+    expect(body.error.code).toBe("internal_error");
+    expect(JSON.stringify(body)).not.toMatch(/secret-path|undefined/);
+  });
+});
