@@ -105,6 +105,17 @@ export type ReportResult =
   | { outcome: "forbidden" }
   | { outcome: "stale"; job: Job; reason: string };
 
+/** What one heartbeat decided. */
+type BeatResult = HeartbeatResult & { newCancel: boolean };
+
+/** A held long poll. */
+interface Waiter {
+  agentId: string;
+  runningJobId: string | null;
+  generation: number;
+  settle(result: BeatResult | null): void;
+}
+
 /** What a connected agent's WebSocket remembers across hibernation. */
 interface AgentSocket {
   agentId: string;
@@ -182,8 +193,8 @@ export class HostQueue extends DurableObject<Env> {
   private readonly schedule: Schedule;
   private readonly logs: LogStore;
   readonly outbox: Outbox;
-  /** Long-polling heartbeats waiting for work; woken on every enqueue and cancel. */
-  private readonly waiters = new Set<() => void>();
+  /** Long-polling heartbeats waiting for work; wake() answers them on every enqueue, end and cancel. */
+  private readonly waiters = new Set<Waiter>();
   /** The newest heartbeat call of each agent (held polls of older calls are stale). */
   private readonly pollGenerations = new Map<string, number>();
   /** Last heartbeat of each agent, in memory; written to storage at most every HEARTBEAT_PERSIST_MS per agent. */
@@ -264,22 +275,20 @@ export class HostQueue extends DurableObject<Env> {
     // (timeout, restart), and what it said ("I run nothing") is no longer true. It must not act.
     const generation = (this.pollGenerations.get(agentId) ?? 0) + 1;
     this.pollGenerations.set(agentId, generation);
-    let first = true;
-    for (;;) {
-      if (!first && this.pollGenerations.get(agentId) !== generation) return { job: null, cancel: [] };
-      const result = this.beat(agentId, runningJobId ?? null, first);
-      first = false;
-      const remaining = deadline - Date.now();
-      const urgent = result.job !== null || result.newCancel;
-      if (urgent || remaining <= 0) {
-        await this.afterWrite();
-        return { job: result.job, cancel: result.cancel };
-      }
-      await this.waitForWork(remaining);
+    const running = runningJobId ?? null;
+    let result = this.beat(agentId, running, true);
+    while (result.job === null && !result.newCancel && Date.now() < deadline) {
+      // Woken by wake() with this poll's answer already decided (in the same output-gate flush as
+      // the change that woke it, so the answer leaves as soon as that change is durable), or by time.
+      const decided = await this.waitForWork({ agentId, runningJobId: running, generation }, deadline - Date.now());
+      if (this.pollGenerations.get(agentId) !== generation) return { job: null, cancel: [] };
+      result = decided ?? this.beat(agentId, running, false);
     }
+    await this.afterWrite();
+    return { job: result.job, cancel: result.cancel };
   }
 
-  private beat(agentId: string, runningJobId: string | null, count: boolean) {
+  private beat(agentId: string, runningJobId: string | null, count: boolean): BeatResult {
     const now = Date.now();
     return this.ctx.storage.transactionSync(() => {
       this.recordHeartbeat(agentId, now, count);
@@ -834,23 +843,36 @@ export class HostQueue extends DurableObject<Env> {
     return this.sql.exec<{ p: number | null }>("SELECT MAX(pos) AS p FROM logs").one().p ?? 0;
   }
 
+  /**
+   * Something changed (a job queued, one ended, a cancel): offers work at once to the relay, to
+   * connected agents, and to held long polls, whose answers are decided here, synchronously.
+   */
   private wake(): void {
     this.startSshIfIdle();
     this.pushToAgents();
-    const waiting = [...this.waiters];
-    this.waiters.clear();
-    for (const resolve of waiting) resolve();
+    for (const waiter of [...this.waiters]) {
+      if (this.pollGenerations.get(waiter.agentId) !== waiter.generation) {
+        waiter.settle(null); // superseded: the poll's own loop answers it
+        continue;
+      }
+      const result = this.beat(waiter.agentId, waiter.runningJobId, false);
+      if (result.job || result.newCancel) waiter.settle(result);
+    }
   }
 
-  private waitForWork(ms: number): Promise<void> {
+  /** Holds a long poll until wake() decides its answer (or superseded it: null), or `ms` pass (null). */
+  private waitForWork(poll: Omit<Waiter, "settle">, ms: number): Promise<BeatResult | null> {
     return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
+      const waiter: Waiter = {
+        ...poll,
+        settle: (result) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(result);
+        },
       };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
+      const timer = setTimeout(() => waiter.settle(null), ms);
+      this.waiters.add(waiter);
     });
   }
 
