@@ -288,6 +288,15 @@ export class HostQueue extends DurableObject<Env> {
     return { job: result.job, cancel: result.cancel };
   }
 
+  /**
+   * The agent hung up on its held poll (the Worker saw the client disconnect): the poll must not be
+   * handed anything, since nobody would receive it. Ends the agent's held polls without effect.
+   */
+  abandonPolls(agentId: string): void {
+    this.pollGenerations.set(agentId, (this.pollGenerations.get(agentId) ?? 0) + 1);
+    for (const waiter of [...this.waiters]) if (waiter.agentId === agentId) waiter.settle(null);
+  }
+
   private beat(agentId: string, runningJobId: string | null, count: boolean): BeatResult {
     const now = Date.now();
     return this.ctx.storage.transactionSync(() => {

@@ -80,11 +80,17 @@ export const agentsRouter = createRouter()
     const agent = c.get("agent")!;
     const { wait } = c.req.valid("query");
     const body = c.req.header("content-type")?.startsWith("application/json") ? c.req.valid("json") : {};
-    const result = await hostQueue(c.env, agent.hostname).heartbeat(agent.id, {
-      runningJobId: body.running_job_id ?? null,
-      waitMs: wait * 1000,
-    });
-    return c.json(result, 200);
+    const queue = hostQueue(c.env, agent.hostname);
+    // A long poll whose client hung up must not be handed a job nobody would receive.
+    const signal = c.req.raw.signal;
+    const hungUp = () => c.executionCtx.waitUntil(queue.abandonPolls(agent.id).catch(() => undefined));
+    if (wait > 0) signal.addEventListener("abort", hungUp, { once: true });
+    try {
+      const result = await queue.heartbeat(agent.id, { runningJobId: body.running_job_id ?? null, waitMs: wait * 1000 });
+      return c.json(result, 200);
+    } finally {
+      signal.removeEventListener("abort", hungUp);
+    }
   });
 
 const connect = createRoute({

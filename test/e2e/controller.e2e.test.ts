@@ -30,3 +30,4 @@ it("creates one job per mapped host from a signed push, and keeps them across a 
   const host = (await (await api(controller, "/v1/hosts/host-01")).json()) as { queued: number };
   expect(host.queued).toBe(1);
 });
+
