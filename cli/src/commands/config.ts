@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { command as defineCommand } from "../lib/command.ts";
 import { parseAppsYaml } from "../../../src/config/apps.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import { CliError } from "../lib/errors.ts";
 import { printJson } from "../lib/output.ts";
-import { requireArg } from "../lib/watch.ts";
 
 async function readConfig(file: string): Promise<string> {
   try {
@@ -18,8 +17,9 @@ const get = defineCommand({
   meta: { name: "get", description: "Print the running apps.yaml.", examples: ["ctl config get > apps.yaml"] },
   args: commonArgs,
   async run({ args }) {
-    const res = await clientFrom(args).raw("/v1/config");
-    const text = await clientFrom(args).check<string>(res);
+    const client = clientFrom(args);
+    const res = await client.raw("/v1/config");
+    const text = await client.check<string>(res);
     if (args.json) return printJson({ version: Number(res.headers.get("x-config-version")), source: res.headers.get("x-config-source"), yaml: text });
     process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
   },

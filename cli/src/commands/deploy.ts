@@ -1,8 +1,8 @@
 import { command as defineCommand } from "../lib/command.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
 import { printJson, shortRef, shortSha, status } from "../lib/output.ts";
-import { requireArg, watchJob } from "../lib/watch.ts";
+import { watchJob } from "../lib/watch.ts";
 
 export const deployArgs = {
   ...commonArgs,

@@ -1,8 +1,7 @@
 import { command as defineCommand } from "../lib/command.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
 import { ago, printJson, shortRef, shortSha, status, table } from "../lib/output.ts";
-import { requireArg } from "../lib/watch.ts";
 
 const ls = defineCommand({
   meta: { name: "ls", description: "List jobs, newest first.", examples: ["ctl jobs ls --host host-01 --status failed", "ctl jobs ls --app web --limit 5 --json"] },

@@ -1,8 +1,8 @@
 import { command as defineCommand } from "../lib/command.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
 import type { LogLine } from "../lib/follow.ts";
-import { printLine, requireArg, watchJob } from "../lib/watch.ts";
+import { printLine, watchJob } from "../lib/watch.ts";
 
 export default defineCommand({
   meta: {

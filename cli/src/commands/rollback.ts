@@ -1,8 +1,7 @@
 import { command as defineCommand } from "../lib/command.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
 import { CliError } from "../lib/errors.ts";
-import { requireArg } from "../lib/watch.ts";
 import { queueAndReport } from "./deploy.ts";
 
 /**

@@ -1,8 +1,7 @@
 import { command as defineCommand } from "../lib/command.ts";
-import { clientFrom, commonArgs } from "../lib/args.ts";
+import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import { CliError } from "../lib/errors.ts";
 import { printJson, table } from "../lib/output.ts";
-import { requireArg } from "../lib/watch.ts";
 
 const exec = defineCommand({
   meta: {

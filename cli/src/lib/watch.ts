@@ -1,7 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Client, Job } from "./client.ts";
 import { FINISHED } from "./client.ts";
-import { CliError } from "./errors.ts";
 import { followJob, type LogLine } from "./follow.ts";
 import { color, status } from "./output.ts";
 
@@ -68,9 +67,4 @@ export async function watchJob(client: Client, job: Job, { json = false } = {}):
   } finally {
     process.off("SIGINT", onSigint);
   }
-}
-
-export function requireArg(value: string | undefined, name: string): string {
-  if (!value) throw new CliError(`missing ${name} (see --help)`, 2);
-  return value;
 }
