@@ -13,6 +13,11 @@ public sealed record DeployEngineOptions
     /// <summary>Longest wait for one health attempt.</summary>
     public TimeSpan HealthAttemptTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Shortest wait for one health attempt, even when the health timeout is nearly spent:
+    /// an attempt cut to a few milliseconds can only say "no answer", which would hide the real
+    /// answer (a 404, a refused connection) from the failure message.</summary>
+    public TimeSpan HealthAttemptFloor { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Without a health URL: how long the new container must stay up to count as started.</summary>
     public TimeSpan StartupGrace { get; init; } = TimeSpan.FromSeconds(2);
 

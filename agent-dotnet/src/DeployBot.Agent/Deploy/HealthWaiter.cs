@@ -18,8 +18,7 @@ internal sealed class HealthWaiter(IHealthProbe probe, TimeProvider time, Deploy
         say($"waiting up to {health.Timeout:0.#}s for {health.Url} to answer 2xx");
         while (true)
         {
-            var remaining = timeout - time.GetElapsedTime(started);
-            var attemptTimeout = remaining < options.HealthAttemptTimeout && remaining > TimeSpan.Zero ? remaining : options.HealthAttemptTimeout;
+            var attemptTimeout = AttemptTimeout(timeout - time.GetElapsedTime(started));
             var result = await probe.ProbeAsync(health.Url, attemptTimeout, cancellationToken);
             attempts++;
             if (result.Healthy)
@@ -49,5 +48,13 @@ internal sealed class HealthWaiter(IHealthProbe probe, TimeProvider time, Deploy
             var pause = timeout - elapsed < options.HealthInterval ? timeout - elapsed : options.HealthInterval;
             await Task.Delay(pause, time, cancellationToken);
         }
+    }
+
+    /// <summary>What is left of the health timeout, but no more than one attempt's limit and no less
+    /// than its floor: the last attempt may end up to the floor past the deadline.</summary>
+    private TimeSpan AttemptTimeout(TimeSpan remaining)
+    {
+        var floor = options.HealthAttemptFloor < options.HealthAttemptTimeout ? options.HealthAttemptFloor : options.HealthAttemptTimeout;
+        return TimeSpan.FromTicks(Math.Clamp(remaining.Ticks, floor.Ticks, options.HealthAttemptTimeout.Ticks));
     }
 }

@@ -122,6 +122,32 @@ public sealed class DeployEngineTests
     }
 
     [Fact]
+    public async Task No_health_attempt_is_cut_below_the_floor_so_the_last_answer_is_a_real_one()
+    {
+        // Arrange: attempts 400 ms apart leave the last one starting 200 ms before the deadline, which
+        // used to get only those 200 ms (on a busy host, "no answer" became the reported reason).
+        _docker.Add("web", V1);
+        _probe = FakeHealthProbe.Failing("HTTP 404");
+        var options = new DeployEngineOptions { HealthInterval = TimeSpan.FromMilliseconds(400), HealthAttemptTimeout = TimeSpan.FromSeconds(2) };
+        var engine = new DeployEngine(_docker, _probe, _time, options);
+
+        // Act
+        var task = engine.DeployAsync(Job(health: new HealthSpec { Url = "http://127.0.0.1:8080/up", Timeout = 3 }), _log, CancellationToken.None);
+        for (var i = 0; i < 10_000 && !task.IsCompleted; i++)
+        {
+            await Task.Delay(1);
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+        }
+        var result = await task;
+
+        // Assert
+        Assert.Equal((DeployOutcome.Failed, DeployStep.Health), (result.Outcome, result.Step));
+        Assert.EndsWith("last: HTTP 404)", result.Error);
+        Assert.All(_probe.Timeouts, t => Assert.InRange(t, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)));
+        Assert.Equal(TimeSpan.FromSeconds(2), _probe.Timeouts[0]);
+    }
+
+    [Fact]
     public async Task A_new_container_that_exits_fails_at_once_without_waiting_for_the_timeout()
     {
         // Arrange

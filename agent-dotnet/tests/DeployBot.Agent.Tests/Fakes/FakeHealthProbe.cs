@@ -11,10 +11,14 @@ internal sealed class FakeHealthProbe(Func<int, ProbeResult> answer) : IHealthPr
 
     public int Attempts { get; private set; }
 
+    /// <summary>The time each attempt was allowed, in order.</summary>
+    public List<TimeSpan> Timeouts { get; } = [];
+
     public Task<ProbeResult> ProbeAsync(string url, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         Attempts++;
+        Timeouts.Add(timeout);
         return Task.FromResult(answer(Attempts));
     }
 }
