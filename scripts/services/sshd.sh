@@ -12,7 +12,12 @@
 # init script is kept from starting the system sshd (policy-rc.d 101).
 #
 # It also creates /run/sshd, the privilege-separation directory that sshd
-# insists on (it lives on a tmpfs, so it is created on every run).
+# insists on (it lives on a tmpfs, so it is created on every run), and the
+# account the tests' sessions log in as: `deploybot-ssh`, a deploy user as the
+# README sets one up (bash with Debian's default dotfiles, in the docker group,
+# no password, key login only). The tests do not log in as root: root's login
+# scripts on these machines (pyenv init) cost 120 ms a session and would be
+# measured as the relay's.
 #
 # Idempotent: a second run installs nothing and takes well under a second.
 set -euo pipefail
@@ -34,11 +39,26 @@ install_packages() {
   if ((created_policy)); then rm -f "$policy"; fi
 }
 
+TEST_USER=deploybot-ssh
+
+ensure_test_user() {
+  getent group docker >/dev/null || groupadd --system docker
+  if ! getent passwd "$TEST_USER" >/dev/null; then
+    log "creating user $TEST_USER (group docker)"
+    useradd --create-home --shell /bin/bash --groups docker "$TEST_USER"
+  fi
+  usermod --append --groups docker "$TEST_USER"
+  # useradd leaves the password "!", which sshd (without PAM) reads as a locked
+  # account and refuses even a key. "*": no password can match, keys work.
+  usermod --password '*' "$TEST_USER"
+}
+
 main() {
   if [ "$(id -u)" -ne 0 ]; then log "run me as root"; exit 1; fi
   install_packages
   mkdir -p /run/sshd
   chmod 0755 /run/sshd
+  ensure_test_user
   log "ready: $(/usr/sbin/sshd -V 2>&1 | head -n1 || true) at /usr/sbin/sshd (not started; tests start their own)"
 }
 

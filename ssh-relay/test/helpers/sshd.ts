@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { userInfo, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,25 @@ import type { SshTarget } from "../../src/pool.ts";
 
 const SSHD = "/usr/sbin/sshd";
 const MISSING = "run `sudo bash scripts/services/sshd.sh` from the repository root to install it";
+
+/** The deploy account scripts/services/sshd.sh creates: a plain shell, in the docker group. */
+export const SSH_TEST_USER = "deploybot-ssh";
+
+/**
+ * The account test sessions log in as. Run as root, a dedicated deploy user
+ * (DEPLOYBOT_TEST_SSH_USER, default {@link SSH_TEST_USER}), the way the README
+ * sets up an SSH host: the tests' own account would bring its login scripts
+ * into every session (root's .bashrc on the CI machines runs `pyenv init`,
+ * 120 ms a session). Run as anyone else, sshd can only let that user in.
+ */
+function loginUser(): string {
+  if (process.getuid?.() !== 0) return userInfo().username;
+  const user = process.env.DEPLOYBOT_TEST_SSH_USER || SSH_TEST_USER;
+  if (spawnSync("getent", ["passwd", user], { stdio: "ignore" }).status !== 0) {
+    throw new Error(`the test sshd logs in as ${user}, and there is no such user: ${MISSING} and create it`);
+  }
+  return user;
+}
 
 /** A throwaway key pair made with ssh-keygen. */
 export interface KeyPair {
@@ -44,13 +63,13 @@ export async function freePort(): Promise<number> {
 /**
  * A private sshd for one test file: its own host key, client key, config and
  * port on 127.0.0.1, started with `sshd -D` and stopped (with every session
- * process it forked) by `stop()`. Logs in as the user running the tests.
+ * process it forked) by `stop()`. Logs in as {@link loginUser}.
  */
 export class TestSshd {
   readonly dir: string;
   readonly hostKey: KeyPair;
   readonly clientKey: KeyPair;
-  readonly user = userInfo().username;
+  readonly user = loginUser();
   port = 0;
   #child: ChildProcess | null = null;
   #configPath: string;
@@ -59,9 +78,11 @@ export class TestSshd {
   constructor() {
     requireOpenSsh();
     this.dir = mkdtempSync(join(tmpdir(), "ssh-relay-sshd-"));
+    // sshd reads authorized_keys as the user logging in: the directory must let it through.
+    chmodSync(this.dir, 0o711);
     this.hostKey = generateKey(this.dir, "host_key");
     this.clientKey = generateKey(this.dir, "client_key");
-    writeFileSync(join(this.dir, "authorized_keys"), `${this.clientKey.publicKey}\n`, { mode: 0o600 });
+    writeFileSync(join(this.dir, "authorized_keys"), `${this.clientKey.publicKey}\n`, { mode: 0o644 });
     this.#configPath = join(this.dir, "sshd_config");
     this.#logPath = join(this.dir, "sshd.log");
     writeFileSync(
