@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { api, sendPush, waitForJobEnd } from "../test/e2e/controller.ts";
 import { startSshStack, type SshStack } from "../test/e2e/ssh-stack.ts";
@@ -8,6 +9,31 @@ let stack: SshStack;
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 
 const finished = (jobId: string) => waitForJobEnd(stack.controller, jobId);
+const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8" }).trim();
+/** Containers of the stack's app: name → deploybot.job label. */
+const containers = () =>
+  Object.fromEntries(
+    docker("ps", "-a", "--filter", `name=^${stack.container}`, "--format", '{{.Names}} {{.Label "deploybot.job"}}')
+      .split("\n")
+      .filter(Boolean)
+      .map((row) => row.split(" ") as [string, string]),
+  );
+
+async function pushTag(tag: string, n: number): Promise<string> {
+  const res = await sendPush(stack.controller, { repo: "acme/hello", ref: `refs/tags/${tag}`, sha: sha(n) });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as any).jobs[0].id;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function execute(command: string) {
   const res = await api(stack.controller, "/v1/ssh/execute", {
@@ -22,6 +48,11 @@ beforeAll(async () => {
   stack = await startSshStack("ssh-fault");
 });
 afterAll(async () => {
+  try {
+    docker("rm", "-f", ...Object.keys(containers()));
+  } catch {
+    // none
+  }
   await stack?.dispose();
 });
 
@@ -72,6 +103,40 @@ it("sshd stopped", async () => {
       const back = await execute("echo back");
       expect(back).toMatchObject({ status: 200, body: { stdout: "back\n" } });
       return `execute answered 502 ${refused.body.error.code} ("${refused.body.error.message}"); the job ended failed on attempt ${job.attempt} with "${job.error}"; after sshd came back, execute worked.`;
+    },
+  );
+});
+
+it("the relay killed mid-deploy", async () => {
+  await report.verify(
+    {
+      title: "ssh-relay killed mid-deploy",
+      did: "Deployed v1 over SSH, pushed the broken tag, and killed the relay (kill -9) once the new container was started and v1 parked; started the relay again and pushed v2.",
+      must: "The cut job ends failed (never running forever, never succeeded); the next deploy undoes the interrupted one (removes its container, gives the parked v1 its name back) and goes ahead: v2 serves and no parked container is left.",
+    },
+    async () => {
+      expect(await finished(await pushTag("v1", 20))).toMatchObject({ status: "succeeded" });
+      const cut = await pushTag("broken", 21);
+      await until("the broken container started with v1 parked", () => {
+        const now = containers();
+        return now[stack.container] === cut && now[`${stack.container}-previous-${cut}`] !== undefined;
+      });
+      await stack.relay.kill();
+      const cutJob = await finished(cut);
+      expect(cutJob.status).toBe("failed");
+      const left = containers();
+      expect(left).toMatchObject({ [stack.container]: cut, [`${stack.container}-previous-${cut}`]: expect.any(String) });
+
+      await stack.relay.start();
+      const next = await pushTag("v2", 22);
+      const nextJob = await finished(next);
+      expect(nextJob.status).toBe("succeeded");
+      expect(await (await fetch(`http://127.0.0.1:${stack.appPort}/`)).text()).toContain("hello v2");
+      expect(containers()).toEqual({ [stack.container]: next });
+      const logs = (await (await api(stack.controller, `/v1/jobs/${next}/logs`)).json()) as any;
+      const text = JSON.stringify(logs);
+      expect(text).toContain(`the deploy of job ${cut} was interrupted`);
+      return `the cut job ended failed on attempt ${cutJob.attempt} ("${cutJob.error}"), leaving ${Object.keys(left).join(" and ")}; the next push's job undid that (its log says so) and succeeded: v2 serves, one container left.`;
     },
   );
 });

@@ -58,6 +58,26 @@ export function dockerFindContainer(name: string, label?: { key: string; value: 
   return argv;
 }
 
+/**
+ * Containers a deploy of APP's container NAME parked (`NAME-previous-<job>`),
+ * one line `NAME ID STATE` each: left behind only when a deploy was
+ * interrupted (deploy.ts). The app label keeps another app's container that
+ * happens to be called `NAME-previous-…` out of it.
+ */
+export function dockerFindParked(name: string, app: string): Argv {
+  return [
+    "docker", "ps", "-a", "--no-trunc",
+    "--filter", `name=^${escapeRegex(parkedPrefix(name))}`,
+    "--filter", `label=${LABEL_APP}=${app}`,
+    "--format", "{{.Names}} {{.ID}} {{.State}}",
+  ];
+}
+
+/** What a deploy renames the running container to while it starts the new one, before the job id. */
+export function parkedPrefix(name: string): string {
+  return `${name}-previous-`;
+}
+
 export function dockerRename(from: string, to: string): Argv {
   return ["docker", "rename", from, to];
 }

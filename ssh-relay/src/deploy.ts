@@ -3,6 +3,7 @@ import {
   commandExists,
   curlProbe,
   dockerFindContainer,
+  dockerFindParked,
   dockerImageInspect,
   dockerLogs,
   dockerPull,
@@ -14,6 +15,7 @@ import {
   LABEL_APP,
   LABEL_JOB,
   LABEL_SHA,
+  parkedPrefix,
   STOP_GRACE_S,
   wgetProbe,
   type Argv,
@@ -56,8 +58,10 @@ class Cancelled extends Error {}
  *
  * 1. pull — always (a tag may move); if the pull fails but the image is on the
  *    host, that copy is used with a warning. Nothing has changed yet.
- * 2. stop_previous — `<container>` is renamed `<container>-previous-<job>` and
- *    stopped.
+ * 2. stop_previous — a deploy of this container that was interrupted (the
+ *    relay died mid-way) is undone first: the container it started, if any,
+ *    is removed and the release it parked is renamed back. Then `<container>`
+ *    is renamed `<container>-previous-<job>` and stopped.
  * 3. start — `docker run` with name, ports, env and the deploybot labels.
  * 4. health — the URL polled once a second with curl or wget on the target
  *    until a 2xx, the timeout, or the container exits.
@@ -85,7 +89,7 @@ export async function runDeploy({
 }: DeployOptions): Promise<DeployResult> {
   const { jobId, deploy } = request;
   const name = deploy.container;
-  const parked = `${name}-previous-${jobId}`;
+  const parked = `${parkedPrefix(name)}${jobId}`;
   let step: DeployStep = "pull";
   let touched = false;
   let previousRan = false;
@@ -124,12 +128,11 @@ export async function runDeploy({
     // 2. stop_previous
     step = "stop_previous";
     checkpoint();
-    if (await find(parked)) {
-      throw new Error(`${parked} already exists (left by an earlier attempt of job ${jobId}); restore or remove it by hand`);
-    }
+    const restored = await undoInterrupted();
     const current = await find(name);
     if (current) {
-      previousRan = current.state === "running" || current.state === "restarting";
+      // A restored release was the live one when its deploy began: treat it as running.
+      previousRan = restored || current.state === "running" || current.state === "restarting";
       touched = true;
       log("system", `parking ${name} as ${parked}`);
       await must(dockerRename(name, parked), `renaming ${name} to ${parked}`);
@@ -191,6 +194,37 @@ export async function runDeploy({
   }
   log("system", `deployed ${deploy.image} as ${name}`);
   return { status: "succeeded", step: "cleanup", error: null, rolled_back: false };
+
+  /**
+   * Undoes a deploy of this container that never finished: its relay died
+   * between parking the live release and cleaning up, so the controller never
+   * heard it succeed. The container that deploy started (carrying its job
+   * label) is removed and the parked release takes its name back, as the .NET
+   * agent does at its next start. True when a release was restored.
+   * Anything else holding the name is left alone, with an error.
+   */
+  async function undoInterrupted(): Promise<boolean> {
+    const rows = (await must(dockerFindParked(name, request.app), `looking for containers parked by an earlier deploy of ${name}`)).stdout
+      .split("\n")
+      .map((row) => row.trim().split(/\s+/)[0] ?? "")
+      .filter(Boolean);
+    if (rows.length === 0) return false;
+    if (rows.length > 1) throw new Error(`several earlier deploys of ${name} were interrupted (${rows.join(", ")}); keep one, rename it ${name} and remove the others by hand`);
+    const left = rows[0]!;
+    const interruptedJob = left.slice(parkedPrefix(name).length);
+    log("stderr", `the deploy of job ${interruptedJob} was interrupted and left ${left}: undoing it first`);
+    if (await find(name)) {
+      if (!(await find(name, { key: LABEL_JOB, value: interruptedJob }))) {
+        throw new Error(`${left} was parked by job ${interruptedJob}, but ${name} is held by a container that job did not start; restore or remove one of them by hand`);
+      }
+      log("system", `removing the ${name} that job ${interruptedJob} started`);
+      await must(dockerRemove(name), `removing the ${name} that job ${interruptedJob} started`);
+    }
+    touched = true; // from here a failure rolls back: the parked release gets its name again
+    log("system", `restoring ${left} as ${name}`);
+    await must(dockerRename(left, name), `renaming ${left} back to ${name}`);
+    return true;
+  }
 
   async function waitHealthy(): Promise<void> {
     const health = deploy.health;

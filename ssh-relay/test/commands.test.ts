@@ -21,6 +21,13 @@ describe("docker command builders", () => {
     );
   });
 
+  it("finds the containers an interrupted deploy of one app's container parked", () => {
+    assert.equal(
+      line(commands.dockerFindParked("web.v2", "shop")),
+      "docker ps -a --no-trunc --filter name=^web\\.v2-previous- --filter label=deploybot.app=shop --format {{.Names}} {{.ID}} {{.State}}",
+    );
+  });
+
   it("rename, stop (10 s grace), start, rm -f, logs", () => {
     assert.equal(line(commands.dockerRename("web", "web-previous-j1")), "docker rename web web-previous-j1");
     assert.equal(line(commands.dockerStop("web-previous-j1")), "docker stop --time 10 web-previous-j1");

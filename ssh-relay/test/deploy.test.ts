@@ -178,3 +178,60 @@ describe("POST /v1/deploy against a real sshd and docker", () => {
     assert.equal(lines[0]!.code, "connect_failed");
   });
 });
+
+/**
+ * What a relay killed mid-deploy of JOB leaves on the host: the live container
+ * parked and stopped, and (when it got that far) the new one it started.
+ */
+function interrupted(jobId: string, { started }: { started: boolean }): void {
+  const must = (...args: string[]) => assert.equal(docker(...args).status, 0, `docker ${args.join(" ")}`);
+  must("rename", name, `${name}-previous-${jobId}`);
+  must("stop", "--time", "1", `${name}-previous-${jobId}`);
+  if (started) must("run", "-d", "--name", name, "--label", `deploybot.job=${jobId}`, "--label", "deploybot.app=web", IMAGES.broken);
+}
+
+describe("a deploy interrupted by a relay that died", () => {
+  before(async () => {
+    removeContainers(prefix);
+    const { lines } = await deploy(deployBody("live1", IMAGES.v1));
+    assert.equal(lines.at(-1)!.status, "succeeded", logText(lines));
+  });
+
+  it("is undone by the next deploy, which then goes ahead", async () => {
+    interrupted("gone1", { started: true });
+
+    const { lines } = await deploy(deployBody("next1", IMAGES.v2));
+
+    assert.equal(lines.at(-1)!.status, "succeeded", logText(lines));
+    assert.match(logText(lines), new RegExp(`the deploy of job gone1 was interrupted and left ${name}-previous-gone1`));
+    assert.match(logText(lines), new RegExp(`restoring ${name}-previous-gone1 as ${name}`));
+    assert.equal(await page(), "hello v2");
+    assert.deepEqual(containers(), { [name]: "next1" });
+  });
+
+  it("and a failing deploy after the undo rolls back to the restored release, running", async () => {
+    interrupted("gone2", { started: false });
+
+    const { lines } = await deploy(deployBody("next2", IMAGES.broken, { timeout: 3 }));
+
+    assert.deepEqual(
+      [lines.at(-1)!.status, lines.at(-1)!.step, lines.at(-1)!.rolled_back],
+      ["failed", "health", true],
+      logText(lines),
+    );
+    assert.equal(await page(), "hello v2");
+    assert.deepEqual(containers(), { [name]: "next1" });
+  });
+
+  it("leaves a name held by a container it did not start alone, and says so", async () => {
+    interrupted("gone3", { started: false });
+    assert.equal(docker("run", "-d", "--name", name, "--label", "deploybot.job=someone-else", IMAGES.v1).status, 0);
+
+    const { lines } = await deploy(deployBody("next3", IMAGES.v2));
+
+    assert.equal(lines.at(-1)!.status, "failed", logText(lines));
+    assert.equal(lines.at(-1)!.step, "stop_previous");
+    assert.match(String(lines.at(-1)!.error), /parked by job gone3, but .* is held by a container that job did not start/);
+    assert.deepEqual(containers(), { [name]: "someone-else", [`${name}-previous-gone3`]: "next1" });
+  });
+});
