@@ -114,7 +114,7 @@ export async function benchRelay(): Promise<string> {
       `| fresh \`ssh host true\` | ${ms(f.p50)} | ${ms(f.p90)} | ${ms(f.max)} |`,
       `| OpenSSH multiplexed (ControlMaster, no handshake): the cost of one session on this sshd | ${ms(m.p50)} | ${ms(m.p90)} | ${ms(m.max)} |`,
       "",
-      `**Ratio pooled / fresh at p50: ${(p.p50 / f.p50).toFixed(2)}** (through the Worker: ${(w.p50 / f.p50).toFixed(2)}). The floor is the sshd's own cost of a session (fork, login shell), which OpenSSH's multiplexing pays too: pooled / multiplexed = ${(p.p50 / m.p50).toFixed(2)}.`,
+      `**Ratio pooled / fresh at p50: ${(p.p50 / f.p50).toFixed(2)}** (through the Worker: ${(w.p50 / f.p50).toFixed(2)}). Every way pays the sshd's cost of a session (fork, the login user's shell); the multiplexed one also starts an \`ssh\` client per command: pooled / multiplexed = ${(p.p50 / m.p50).toFixed(2)}. Sessions log in as \`${stack.sshd.user}\`${stack.sshd.user === "root" ? "" : " (a deploy user with Debian's default dotfiles, made by scripts/services/sshd.sh)"}: a login user whose shell start-up scripts are slow adds them to every session, pooled or not (root's \`pyenv init\` on these machines: about 120 ms).`,
       "",
       `A first deploy of a local image (pull, run, health wait on /up), ${DEPLOYS} times: through the relay over SSH (its steps, checks, labels and log), and the same \`docker pull\` + \`docker run\` + polling /up by hand on the host.`,
       "",

@@ -54,7 +54,7 @@ if (only && existsSync("BENCHMARKS.md")) {
   const fresh = new Map(sections.map((section) => [title(section), section]));
   const merged = previous.map((section) => fresh.get(title(section)) ?? section);
   for (const section of sections) if (!previous.some((old) => title(old) === title(section))) merged.push(section);
-  report = header(` (sections ${only.join(", ")} re-run then; the others from the previous full run)`) + merged.join("");
+  report = header(` (sections ${only.join(", ")} re-run then; the others from the previous full run)`) + merged.map((section) => `${section.trimEnd()}\n\n`).join("");
 }
 writeFileSync("BENCHMARKS.md", report);
 console.log(report);
