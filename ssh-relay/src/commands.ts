@@ -94,20 +94,51 @@ export function dockerRemove(name: string): Argv {
   return ["docker", "rm", "-f", name];
 }
 
-/** `docker run -d` with name, restart policy, ports, env and labels; the image last. */
-export function dockerRun(spec: RunSpec): Argv {
+/** A command and what it is given on stdin. */
+export interface Scripted {
+  argv: Argv;
+  stdin: string;
+}
+
+/**
+ * Env names the docker CLI reads for itself: exported for `docker run`, they
+ * would change where it connects or finds its config, so their values go on
+ * the command line instead (visible in `ps`, as before).
+ */
+export function dockerReadsEnv(key: string): boolean {
+  return key === "PATH" || key === "HOME" || key.startsWith("DOCKER_");
+}
+
+/**
+ * `docker run -d` with name, restart policy, ports, env and labels; the image
+ * last. Env values stay off every command line, where any user of the target
+ * could read them in `ps`: `sh -s` reads a script on stdin that exports each
+ * value and then `exec`s `docker run -e NAME …`, which takes the value from its
+ * environment (readable only by the same user and root). The script quotes
+ * values with shellQuote like any argument, so quotes and newlines arrive byte
+ * for byte. Names are shell identifiers (request.ts), as apps.yaml requires.
+ */
+export function dockerRun(spec: RunSpec): Scripted {
   const { name, image, ports, env, labels, restart = "unless-stopped" } = spec;
-  return [
+  const entries = Object.entries(env);
+  const exported = entries.filter(([key]) => !dockerReadsEnv(key));
+  const run = [
     "docker", "run", "-d",
     "--name", name,
     "--restart", restart,
     ...ports.flatMap((port) => ["-p", port]),
     // `-e K=V` as one argv entry: docker splits at the first `=`, so a value
-    // may hold `=`, quotes or newlines.
-    ...Object.entries(env).flatMap(([key, value]) => ["-e", `${key}=${value}`]),
+    // may hold `=`, quotes or newlines. `-e K` alone: K's value from the environment.
+    ...entries.flatMap(([key, value]) => ["-e", dockerReadsEnv(key) ? `${key}=${value}` : key]),
     ...Object.entries(labels).flatMap(([key, value]) => ["--label", `${key}=${value}`]),
     image,
   ];
+  const stdin = [
+    ...exported.map(([key, value]) => `export ${shellQuoteOne(`${key}=${value}`)}`),
+    `exec ${shellQuote(run)}`,
+    "",
+  ].join("\n");
+  return { argv: ["sh", "-s"], stdin };
 }
 
 /** The container's last LINES lines of output, on their own streams. */

@@ -146,17 +146,14 @@ export async function runDeploy({
     checkpoint();
     touched = true;
     log("system", `starting ${name} from ${deploy.image}`);
-    const started = await must(
-      dockerRun({
-        name,
-        image: deploy.image,
-        ports: deploy.ports,
-        env: deploy.env,
-        labels: { [LABEL_APP]: request.app, [LABEL_SHA]: request.sha, [LABEL_JOB]: jobId },
-      }),
-      `starting ${name}`,
-      { timeoutMs: 5 * 60_000 },
-    );
+    const runSpec = dockerRun({
+      name,
+      image: deploy.image,
+      ports: deploy.ports,
+      env: deploy.env,
+      labels: { [LABEL_APP]: request.app, [LABEL_SHA]: request.sha, [LABEL_JOB]: jobId },
+    });
+    const started = await must(runSpec.argv, `starting ${name}`, { timeoutMs: 5 * 60_000, stdin: runSpec.stdin });
     log("stdout", `container ${started.stdout.trim().slice(0, 12)} started`);
 
     // 4. health

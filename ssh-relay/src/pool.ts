@@ -35,6 +35,8 @@ export interface ExecOptions {
   onStderr?: (text: string) => void;
   /** Aborting kills the command (`cancelled`). */
   signal?: AbortSignal;
+  /** Written to the command's stdin before it ends; without it, stdin ends at once. */
+  stdin?: string;
 }
 
 export interface ExecResult {
@@ -345,11 +347,12 @@ function openExec(client: Client, command: string): Promise<ClientChannel> {
 }
 
 function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pgid: number) => void): Promise<ExecResult> {
-  const { timeoutMs, maxOutputBytes, onStdout, onStderr, signal } = options;
+  const { timeoutMs, maxOutputBytes, onStdout, onStderr, signal, stdin } = options;
   const started = performance.now();
-  // Nothing is written to the command's stdin: EOF at once, so a command that
-  // reads stdin ends instead of waiting for the timeout.
-  channel.end();
+  // stdin ends at once (after STDIN, if given), so a command that reads
+  // stdin ends instead of waiting for the timeout.
+  if (stdin === undefined) channel.end();
+  else channel.end(stdin);
   return new Promise((resolve, reject) => {
     let used = 0;
     let truncated = false;

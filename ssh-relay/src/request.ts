@@ -99,7 +99,8 @@ export function parseDeployRequest(body: unknown): DeployRequest {
   const env: Record<string, string> = {};
   if (deploy.env !== undefined) {
     for (const [key, value] of Object.entries(object(deploy.env, "deploy.env"))) {
-      if (key === "" || key.includes("=") || key.includes("\0")) invalid(`deploy.env: ${JSON.stringify(key)} is not an environment variable name`);
+      // Shell identifiers, as apps.yaml requires: the deploy exports them (commands.ts, dockerRun).
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) invalid(`deploy.env: ${JSON.stringify(key)} is not an environment variable name (letters, digits and '_', not starting with a digit)`);
       if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") invalid(`deploy.env.${key} must be a string`);
       const text = String(value);
       noNul(text, `deploy.env.${key}`);

@@ -10,6 +10,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called with each complete output line (without its newline) as it arrives. */
   onLine?: (stream: Stream, text: string) => void;
+  /** Written to the command's stdin, which then ends (without it, stdin is empty). */
+  stdin?: string;
 }
 
 export interface RunResult {
@@ -36,7 +38,7 @@ export interface PoolRunnerOptions {
  * cap like any exec.
  */
 export function createPoolRunner({ pool, target, defaultTimeoutMs = 60_000, maxOutputBytes = 1024 * 1024 }: PoolRunnerOptions): Runner {
-  return async function run(argv, { timeoutMs = defaultTimeoutMs, signal, onLine } = {}) {
+  return async function run(argv, { timeoutMs = defaultTimeoutMs, signal, onLine, stdin } = {}) {
     const out = { stdout: "", stderr: "" };
     const pending = { stdout: "", stderr: "" };
     const sink = (stream: Stream) => (text: string) => {
@@ -53,6 +55,7 @@ export function createPoolRunner({ pool, target, defaultTimeoutMs = 60_000, maxO
       onStdout: sink("stdout"),
       onStderr: sink("stderr"),
       ...(signal ? { signal } : {}),
+      ...(stdin !== undefined ? { stdin } : {}),
     });
     if (onLine) {
       for (const stream of ["stdout", "stderr"] as const) if (pending[stream]) onLine(stream, pending[stream]);

@@ -37,22 +37,32 @@ describe("docker command builders", () => {
     assert.equal(line(commands.dockerLogs("web", 20)), "docker logs --tail 20 web");
   });
 
-  it("run: detached, name, restart policy, ports, env, labels, image last", () => {
-    const argv = commands.dockerRun({
+  it("run: detached, name, restart policy, ports, env, labels, image last; env values only on stdin", () => {
+    const run = commands.dockerRun({
       name: "web",
       image: "acme/web:abc",
       ports: ["8080:80", "127.0.0.1:9090:90/udp"],
-      env: { APP_ENV: "production", QUOTED: `it's "x"\nline2` },
+      env: { APP_ENV: "production", QUOTED: `it's "x"\nline2`, DOCKER_HOST: "tcp://dind:2375" },
       labels: { "deploybot.app": "web", "deploybot.sha": "abc", "deploybot.job": "j1" },
     });
+    // What goes on the command line (and so in `ps`): a shell reading its script from stdin.
+    assert.deepEqual(run.argv, ["sh", "-s"]);
     assert.equal(
-      line(argv),
-      "docker run -d --name web --restart unless-stopped -p 8080:80 -p 127.0.0.1:9090:90/udp " +
-        `-e APP_ENV=production -e QUOTED=it's "x"\nline2 ` +
-        "--label deploybot.app=web --label deploybot.sha=abc --label deploybot.job=j1 acme/web:abc",
+      run.stdin,
+      [
+        `export 'APP_ENV=production'`,
+        `export 'QUOTED=it'\\''s "x"\nline2'`,
+        "exec 'docker' 'run' '-d' '--name' 'web' '--restart' 'unless-stopped' '-p' '8080:80' '-p' '127.0.0.1:9090:90/udp' " +
+          "'-e' 'APP_ENV' '-e' 'QUOTED' '-e' 'DOCKER_HOST=tcp://dind:2375' " +
+          "'--label' 'deploybot.app=web' '--label' 'deploybot.sha=abc' '--label' 'deploybot.job=j1' 'acme/web:abc'",
+        "",
+      ].join("\n"),
     );
-    // Each env pair stays one argv entry, so the shell line quotes it whole.
-    assert.ok(shellQuote(argv).includes(`'-e' 'QUOTED=it'\\''s "x"\nline2'`));
+  });
+
+  it("run: a name the docker CLI reads for itself is not exported", () => {
+    for (const key of ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG"]) assert.equal(commands.dockerReadsEnv(key), true, key);
+    for (const key of ["APP_PATH", "HOMEPAGE", "MY_DOCKER_HOST", "API_TOKEN"]) assert.equal(commands.dockerReadsEnv(key), false, key);
   });
 
   it("ps -a as JSON lines, df, /proc", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { docker, IMAGES, post, postNdjson, removeContainers, requireDocker, startRelay, type Line, type TestRelay } from "./helpers/relay.ts";
 import { freePort, requireOpenSsh, TestSshd } from "./helpers/sshd.ts";
@@ -39,7 +40,7 @@ function deployBody(jobId: string, image: string, health: { timeout: number } | 
       image,
       container: name,
       ports: [`127.0.0.1:${hostPort}:80`],
-      env: { APP_ENV: "test" },
+      env: { APP_ENV: "test" } as Record<string, string>,
       ...(health ? { health: { url: `http://127.0.0.1:${hostPort}/up`, timeout: health.timeout } } : {}),
     },
   };
@@ -177,7 +178,47 @@ describe("POST /v1/deploy against a real sshd and docker", () => {
     assert.equal(lines[0]!.type, "error");
     assert.equal(lines[0]!.code, "connect_failed");
   });
+
+  it("keeps env values off every command line on the target (what ps shows)", async () => {
+    const secret = `s3cret-${process.pid}-value`;
+    const body = deployBody("job9", IMAGES.v2);
+    body.deploy.env = { APP_ENV: "test", API_TOKEN: secret };
+    const seen = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const line of commandLines()) seen.add(line);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+
+    const { lines } = await deploy(body);
+    watching = false;
+    await watcher;
+
+    assert.equal(lines.at(-1)!.status, "succeeded", logText(lines));
+    const runs = [...seen].filter((line) => line.startsWith("docker run ") && line.includes(`--name ${name}`));
+    assert.ok(runs.length > 0, "the watcher never saw docker run, so it proves nothing");
+    assert.ok(runs.every((line) => line.includes("-e API_TOKEN ")), runs.join("\n"));
+    assert.deepEqual([...seen].filter((line) => line.includes(secret)), []);
+    const env = JSON.parse(docker("inspect", "--format", "{{json .Config.Env}}", name).stdout) as string[];
+    assert.ok(env.includes(`API_TOKEN=${secret}`), env.join(" "));
+  });
 });
+
+/** The command line of every process on this machine, as ps shows them. */
+function commandLines(): string[] {
+  const lines: string[] = [];
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const line = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+      if (line) lines.push(line);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
+}
 
 /**
  * What a relay killed mid-deploy of JOB leaves on the host: the live container

@@ -47,6 +47,7 @@ describe("request validation", () => {
     invalid(() => parseDeployRequest({ target, job_id: "j;x", deploy }), /job_id/);
     invalid(() => parseDeployRequest({ target, job_id: "j", deploy: { ...deploy, ports: ["8080:80;x"] } }), /ports/);
     invalid(() => parseDeployRequest({ target, job_id: "j", deploy: { ...deploy, env: { "A=B": "x" } } }), /env/);
+    for (const key of ["A.B", "my-var", "1ST", ""]) invalid(() => parseDeployRequest({ target, job_id: "j", deploy: { ...deploy, env: { [key]: "x" } } }), /not an environment variable name/);
     invalid(() => parseDeployRequest({ target, job_id: "j", deploy: { ...deploy, health: { url: "file:///etc/passwd" } } }), /http/);
     invalid(() => parseDeployRequest({ target, job_id: "j", deploy: { ...deploy, env: { K: "a\0b" } } }), /NUL/);
   });
