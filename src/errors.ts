@@ -21,6 +21,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What a revoked agent is told on every call (code `agent_revoked`, 401). */
+export const REVOKED_MESSAGE = "this agent was revoked; register again with the enroll token";
+
 /** The spec's error body: `{"error": {"code", "message"}}`, plus `details` when there are any. */
 export function errorBody(code: string, message: string, details?: ErrorDetails) {
   return { error: details === undefined ? { code, message } : { code, message, details } };

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Job, JobStatus } from "../schemas/jobs";
 import { agents, configVersions, deliveries, jobLogs, jobs } from "./schema";
@@ -147,6 +147,7 @@ export interface AgentRecord {
   version: string;
   tokenHash: string;
   createdAt: string;
+  revokedAt?: string | null;
 }
 
 export async function insertAgent(db: Db, agent: AgentRecord): Promise<void> {
@@ -155,6 +156,12 @@ export async function insertAgent(db: Db, agent: AgentRecord): Promise<void> {
 
 export async function getAgent(db: Db, id: string): Promise<AgentRecord | null> {
   return (await db.select().from(agents).where(eq(agents.id, id)).get()) ?? null;
+}
+
+/** Marks an agent revoked (the first time only: a second revoke keeps the first time). Null when unknown. */
+export async function revokeAgent(db: Db, id: string, at: string): Promise<AgentRecord | null> {
+  await db.update(agents).set({ revokedAt: at }).where(and(eq(agents.id, id), isNull(agents.revokedAt)));
+  return getAgent(db, id);
 }
 
 export interface DeliveryRecord {

@@ -45,6 +45,8 @@ export const agents = sqliteTable(
     version: text("version").notNull(),
     tokenHash: text("token_hash").notNull(),
     createdAt: text("created_at").notNull(),
+    /** Set by DELETE /v1/agents/{id}: the token is refused from then on. */
+    revokedAt: text("revoked_at"),
   },
   (t) => [index("agents_hostname_idx").on(t.hostname)],
 );

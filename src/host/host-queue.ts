@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { DeploySpec } from "../config/apps";
 import type { JobSnapshot } from "../db/queries";
 import type { Env } from "../env";
+import { errorBody, REVOKED_MESSAGE } from "../errors";
 import type { Job, JobStatus } from "../schemas/jobs";
 import { d1HistoryWriter } from "./history";
 import { LogStore, secretValues, type IncomingLine, type LogLine } from "./logs";
@@ -59,6 +60,8 @@ export interface AssignedJob extends Job {
 export interface HeartbeatResult {
   job: AssignedJob | null;
   cancel: string[];
+  /** The agent was revoked: it gets nothing, and the route answers 401. */
+  revoked?: true;
 }
 
 export interface HeartbeatOptions {
@@ -103,7 +106,14 @@ export type ReportResult =
   | { outcome: "ok"; job: Job }
   | { outcome: "not_found" }
   | { outcome: "forbidden" }
+  | { outcome: "revoked" }
   | { outcome: "stale"; job: Job; reason: string };
+
+/** What revoking an agent did on its host. */
+export interface RevokeResult {
+  /** Jobs the agent was running, now failed (`agent_revoked`) or cancelled. */
+  failed: string[];
+}
 
 /** What one heartbeat decided. */
 type BeatResult = HeartbeatResult & { newCancel: boolean };
@@ -154,6 +164,11 @@ interface JobRow extends Record<string, SqlStorageValue> {
 
 const FINISHED: readonly string[] = ["succeeded", "failed", "cancelled"];
 
+/** The API's 401 for a revoked agent, answered by the object itself on the push channel's upgrade. */
+function revokedResponse(): Response {
+  return Response.json(errorBody("agent_revoked", REVOKED_MESSAGE), { status: 401 });
+}
+
 function toJob(row: JobRow): Job {
   return {
     id: row.id,
@@ -201,6 +216,8 @@ export class HostQueue extends DurableObject<Env> {
   private readonly lastBeats = new Map<string, { at: number; persisted: number }>();
   /** Heartbeats counted since the counter was last written. */
   private unsavedHeartbeats = 0;
+  /** Agents revoked on this host (the revoked_agents table, kept in memory: every agent call asks). */
+  private readonly revoked: Set<string>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -209,6 +226,7 @@ export class HostQueue extends DurableObject<Env> {
     this.schedule = new Schedule(this.sql, ctx.storage);
     this.logs = new LogStore(this.sql);
     this.outbox = new Outbox(this.sql, this.schedule, this.logs, d1HistoryWriter(env.DB));
+    this.revoked = new Set(this.sql.exec<{ agent_id: string }>("SELECT agent_id FROM revoked_agents").toArray().map((r) => r.agent_id));
   }
 
   /**
@@ -270,6 +288,7 @@ export class HostQueue extends DurableObject<Env> {
    * the call until there is a job or a cancel for this agent, or time runs out.
    */
   async heartbeat(agentId: string, { runningJobId = null, waitMs = 0 }: HeartbeatOptions = {}): Promise<HeartbeatResult> {
+    if (this.revoked.has(agentId)) return { job: null, cancel: [], revoked: true };
     const deadline = Date.now() + waitMs;
     // A newer heartbeat of the same agent supersedes a poll still held here: the agent gave up on it
     // (timeout, restart), and what it said ("I run nothing") is no longer true. It must not act.
@@ -281,7 +300,9 @@ export class HostQueue extends DurableObject<Env> {
       // Woken by wake() with this poll's answer already decided (in the same output-gate flush as
       // the change that woke it, so the answer leaves as soon as that change is durable), or by time.
       const decided = await this.waitForWork({ agentId, runningJobId: running, generation }, deadline - Date.now());
-      if (this.pollGenerations.get(agentId) !== generation) return { job: null, cancel: [] };
+      if (this.pollGenerations.get(agentId) !== generation) {
+        return this.revoked.has(agentId) ? { job: null, cancel: [], revoked: true } : { job: null, cancel: [] };
+      }
       result = decided ?? this.beat(agentId, running, false);
     }
     await this.afterWrite();
@@ -357,6 +378,37 @@ export class HostQueue extends DurableObject<Env> {
       await this.afterWrite();
     }
     return failed;
+  }
+
+  /**
+   * Revokes an agent on this host (DELETE /v1/agents/{id}): from now on every
+   * call it makes here is refused, its held polls end, its push channel
+   * closes, and the jobs it runs end at once, failed with `agent_revoked`
+   * (cancelled if a cancel was pending): what a revoked agent reports cannot
+   * be trusted, and nothing waits for its lease. Idempotent.
+   */
+  async revokeAgent(agentId: string): Promise<RevokeResult> {
+    const now = Date.now();
+    const failed = this.ctx.storage.transactionSync(() => {
+      this.sql.exec("INSERT INTO revoked_agents (agent_id, at) VALUES (?, ?) ON CONFLICT (agent_id) DO NOTHING", agentId, now);
+      this.revoked.add(agentId);
+      const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
+      for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_revoked" }, now);
+      this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
+      this.lastBeats.delete(agentId);
+      return held.map((r) => r.id);
+    });
+    this.abandonPolls(agentId);
+    for (const ws of this.ctx.getWebSockets(`agent:${agentId}`)) {
+      try {
+        ws.close(4401, "agent revoked");
+      } catch {
+        // already closed
+      }
+    }
+    if (failed.length) this.wake();
+    await this.afterWrite();
+    return { failed };
   }
 
   /** A status report from the agent that holds the job. */
@@ -559,6 +611,7 @@ export class HostQueue extends DurableObject<Env> {
    */
   private connectAgent(agentId: string): Response {
     if (!agentId) return new Response("agent_id required", { status: 400 });
+    if (this.revoked.has(agentId)) return revokedResponse();
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, ["agent", `agent:${agentId}`]);
     server.serializeAttachment({ agentId } satisfies AgentSocket);
@@ -579,6 +632,10 @@ export class HostQueue extends DurableObject<Env> {
       ws.send(JSON.stringify({ type: "error", error: 'unknown message type; send {"type":"heartbeat","running_job_id":…}' }));
       return;
     }
+    if (this.revoked.has(socket.agentId)) {
+      ws.close(4401, "agent revoked");
+      return;
+    }
     const running = typeof parsed.running_job_id === "string" ? parsed.running_job_id : null;
     const result = this.beat(socket.agentId, running, true);
     ws.send(JSON.stringify({ type: "heartbeat", job: result.job, cancel: result.cancel }));
@@ -589,7 +646,7 @@ export class HostQueue extends DurableObject<Env> {
   private pushToAgents(): void {
     for (const ws of this.ctx.getWebSockets("agent")) {
       const socket = ws.deserializeAttachment() as AgentSocket | null;
-      if (!socket) continue;
+      if (!socket || this.revoked.has(socket.agentId)) continue;
       // Unasked, the object speaks for the agent: it runs what the object says it holds.
       const held = this.one("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", socket.agentId);
       const result = this.beat(socket.agentId, held?.id ?? null, false);
@@ -765,6 +822,7 @@ export class HostQueue extends DurableObject<Env> {
 
   /** Whether `agentId` may report on `row` now: 404, 409 for an older attempt or a job it no longer holds, 403 for another agent's. */
   private checkHolder(row: JobRow | null, agentId: string, attempt: number | undefined): ReportResult {
+    if (this.revoked.has(agentId)) return { outcome: "revoked" };
     if (!row) return { outcome: "not_found" };
     const stale = (reason: string): ReportResult => ({ outcome: "stale", job: toJob(row), reason });
     if (attempt !== undefined && attempt < row.attempt) {

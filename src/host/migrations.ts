@@ -37,6 +37,8 @@ const STEPS: string[][] = [
   ],
   // ssh-mode jobs carry their target (apps.yaml's ssh block) for the relay.
   ["ALTER TABLE jobs ADD COLUMN target TEXT"],
+  // Agents revoked by DELETE /v1/agents/{id}: refused here at once, whatever a Worker isolate has cached.
+  ["CREATE TABLE revoked_agents (agent_id TEXT PRIMARY KEY, at INTEGER NOT NULL)"],
 ];
 
 export function migrate(sql: SqlStorage): void {

@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { secretsEqual, sha256Hex } from "../crypto";
 import { getAgent } from "../db/queries";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, REVOKED_MESSAGE } from "../errors";
 import { bearerToken } from "./auth";
 
 export interface AgentAuthOptions {
@@ -19,8 +19,17 @@ export function agentIdOfToken(token: string): string | null {
   return dot > 0 ? token.slice(0, dot) : null;
 }
 
-/** Agents this isolate has verified, shared by every route (registration data never changes). */
-const verified = new Map<string, { hostname: string; tokenHash: string; until: number }>();
+/**
+ * Agents this isolate has verified, shared by every route (registration data never changes;
+ * a revocation reaches other isolates when their entry expires, and the host's object refuses
+ * a revoked agent at once meanwhile).
+ */
+const verified = new Map<string, { hostname: string; tokenHash: string; revoked: boolean; until: number }>();
+
+/** Forgets a cached agent in this isolate (after revoking it). */
+export function forgetAgent(agentId: string): void {
+  verified.delete(agentId);
+}
 
 /**
  * Authenticates an agent by its own token (only a SHA-256 of it is stored) and
@@ -39,7 +48,7 @@ export function agentAuth({ pathIsAgent = false, cacheMs = 60_000 }: AgentAuthOp
       try {
         const agent = await getAgent(drizzle(c.env.DB), agentId);
         if (!agent) throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
-        known = { hostname: agent.hostname, tokenHash: agent.tokenHash, until: now + cacheMs };
+        known = { hostname: agent.hostname, tokenHash: agent.tokenHash, revoked: Boolean(agent.revokedAt), until: now + cacheMs };
         verified.set(agentId, known);
       } catch (err) {
         // D1 down: an agent this isolate already verified keeps working (jobs do not need D1).
@@ -49,6 +58,7 @@ export function agentAuth({ pathIsAgent = false, cacheMs = 60_000 }: AgentAuthOp
     if (!(await secretsEqual(tokenHash, known.tokenHash))) {
       throw new ApiError(401, "unauthorized", "unknown agent or invalid token");
     }
+    if (known.revoked) throw new ApiError(401, "agent_revoked", REVOKED_MESSAGE);
     if (pathIsAgent && c.req.param("id") !== agentId) {
       throw new ApiError(403, "forbidden", "this token belongs to another agent");
     }

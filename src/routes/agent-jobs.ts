@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { getJob } from "../db/queries";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, REVOKED_MESSAGE } from "../errors";
 import type { ReportResult } from "../host/host-queue";
 import { hostQueue } from "../host/stub";
 import { agentAuth } from "../middleware/agent-auth";
@@ -50,6 +50,8 @@ async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult) {
       throw new ApiError(409, "stale_report", result.reason);
     case "forbidden":
       throw new ApiError(403, "forbidden", "this job is held by another agent");
+    case "revoked":
+      throw new ApiError(401, "agent_revoked", REVOKED_MESSAGE);
     case "not_found":
       // Not on this agent's host: another host's job is 403, an unknown one 404.
       if (await getJob(drizzle(c.env.DB), jobId)) throw new ApiError(403, "forbidden", "this job belongs to another host");

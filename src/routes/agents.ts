@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { newToken, sha256Hex } from "../crypto";
-import { getAgent, insertAgent } from "../db/queries";
-import { ApiError } from "../errors";
-import { agentAuth } from "../middleware/agent-auth";
-import { auth } from "../middleware/auth";
+import { getAgent, insertAgent, revokeAgent } from "../db/queries";
+import { ApiError, REVOKED_MESSAGE } from "../errors";
+import { agentAuth, forgetAgent } from "../middleware/agent-auth";
+import { apiAuth, auth } from "../middleware/auth";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
 import {
@@ -14,6 +14,7 @@ import {
   HeartbeatResponse,
   RegisterBody,
   RegisterResponse,
+  RevokeResponse,
 } from "../schemas/agents";
 import { errorResponses } from "../schemas/common";
 
@@ -30,7 +31,7 @@ const register = createRoute({
   request: { body: { content: { "application/json": { schema: RegisterBody } }, required: true } },
   responses: {
     201: { description: "Registered; keep the token, it is shown once", content: { "application/json": { schema: RegisterResponse } } },
-    ...errorResponses(400, 401, 422),
+    ...errorResponses(400, 401, 403, 422),
   },
 });
 
@@ -52,6 +53,23 @@ const heartbeat = createRoute({
   },
 });
 
+const revoke = createRoute({
+  method: "delete",
+  path: "/v1/agents/{id}",
+  tags: ["agents"],
+  summary: "Revoke an agent: its token is refused from now on",
+  description:
+    "For a lost or compromised machine. The agent's heartbeats, reports, logs and push channel answer 401 `agent_revoked` at once; " +
+    "the jobs it runs end failed with error `agent_revoked`. The machine can register again with the enroll token, as a new agent.",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth] as const,
+  request: { params: AgentIdParam },
+  responses: {
+    200: { description: "Revoked (again: the first time is kept)", content: { "application/json": { schema: RevokeResponse } } },
+    ...errorResponses(401, 404),
+  },
+});
+
 export const agentsRouter = createRouter()
   .openapi(register, async (c) => {
     const { hostname, version, previous_agent_id: previousId } = c.req.valid("json");
@@ -61,6 +79,10 @@ export const agentsRouter = createRouter()
       const previous = await getAgent(db, previousId);
       if (previous && previous.hostname !== hostname) {
         throw new ApiError(422, "previous_agent_mismatch", `agent ${previousId} belongs to host ${previous.hostname}, not ${hostname}`);
+      }
+      if (previous?.revokedAt) {
+        // An agent that re-registers on its own after a revocation would undo it: that takes a person.
+        throw new ApiError(403, "agent_revoked", `agent ${previousId} was revoked; to register this machine again, delete the agent's state file first`);
       }
       if (previous) await hostQueue(c.env, hostname).agentRestarted(previousId);
     }
@@ -86,11 +108,21 @@ export const agentsRouter = createRouter()
     const hungUp = () => c.executionCtx.waitUntil(queue.abandonPolls(agent.id).catch(() => undefined));
     if (wait > 0) signal.addEventListener("abort", hungUp, { once: true });
     try {
-      const result = await queue.heartbeat(agent.id, { runningJobId: body.running_job_id ?? null, waitMs: wait * 1000 });
+      const { revoked, ...result } = await queue.heartbeat(agent.id, { runningJobId: body.running_job_id ?? null, waitMs: wait * 1000 });
+      if (revoked) throw new ApiError(401, "agent_revoked", REVOKED_MESSAGE);
       return c.json(result, 200);
     } finally {
       signal.removeEventListener("abort", hungUp);
     }
+  })
+  .openapi(revoke, async (c) => {
+    const { id } = c.req.valid("param");
+    // D1 first: should the host's object be unreachable now, the revoke can be sent again.
+    const agent = await revokeAgent(drizzle(c.env.DB), id, new Date().toISOString());
+    if (!agent) throw new ApiError(404, "agent_not_found", "no such agent");
+    forgetAgent(id);
+    const { failed } = await hostQueue(c.env, agent.hostname).revokeAgent(id);
+    return c.json({ agent_id: id, hostname: agent.hostname, revoked_at: agent.revokedAt!, failed_jobs: failed }, 200);
   });
 
 const connect = createRoute({

@@ -18,6 +18,15 @@ export const RegisterResponse = z
 
 export const AgentIdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
 
+export const RevokeResponse = z
+  .object({
+    agent_id: z.string(),
+    hostname: z.string(),
+    revoked_at: z.string().openapi({ description: "When it was first revoked (a second revoke changes nothing)" }),
+    failed_jobs: z.array(z.string()).openapi({ description: "Jobs it was running, ended now with error `agent_revoked`" }),
+  })
+  .openapi("AgentRevoked");
+
 export const HeartbeatBody = z
   .object({ running_job_id: z.string().nullable().optional() })
   .openapi("Heartbeat");
