@@ -75,6 +75,13 @@ public sealed class AgentLoop
         {
             // stopping
         }
+        catch (AgentFatalException)
+        {
+            // Refused for good (revoked) with a deploy running: stop it and put the previous container back
+            // before the process exits (the finally waits for that).
+            _current?.RequestCancel(CancelReason.Shutdown);
+            throw;
+        }
         finally
         {
             if (_current is { } run)
@@ -163,6 +170,10 @@ public sealed class AgentLoop
                 }
                 return response;
             }
+            catch (ControllerException ex) when (ex.Fault == ControllerFault.Revoked)
+            {
+                throw Revoked(ex);
+            }
             catch (ControllerException ex) when (ex.Fault == ControllerFault.Unauthorized)
             {
                 await _identity.RenewAsync(cancellationToken);
@@ -174,6 +185,16 @@ public sealed class AgentLoop
             }
         }
     }
+
+    /// <summary>
+    /// An operator revoked this agent (DELETE /v1/agents/{id}): it stops and stays stopped. Registering again
+    /// with the enroll token would undo the revocation, so that takes a person: delete the state file.
+    /// </summary>
+    private AgentFatalException Revoked(ControllerException ex) => new(
+        $"Agent {_identity.Current.AgentId} was revoked by an operator ({ex.Message}). It will not register again by itself: " +
+        $"to bring host {_settings.Hostname} back as a new agent, delete {Path.Combine(_settings.StateDirectory, FileAgentStateStore.FileName)} and start the agent again.",
+        ex,
+        AgentFatalException.RevokedExitCode);
 
     /// <summary>Puts the host back after a deploy that a crash interrupted. Needs only Docker, so it runs before registering.</summary>
     private async Task<(InFlightJob Job, RecoveryResult Recovery)?> RestoreInterruptedAsync(CancellationToken cancellationToken)

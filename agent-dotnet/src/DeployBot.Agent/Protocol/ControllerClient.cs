@@ -93,8 +93,8 @@ public sealed class ControllerClient : IControllerClient
             var status = (int)response.StatusCode;
             if (ControllerFaults.FromStatus(status) is { } fault)
             {
-                var detail = await ReadErrorAsync(response, linked.Token);
-                throw new ControllerException(fault, status, $"{what} answered {status}{detail}");
+                var (detail, code) = await ReadErrorAsync(response, linked.Token);
+                throw new ControllerException(ControllerFaults.Refine(fault, code), status, $"{what} answered {status}{detail}");
             }
             if (responseType is null || status == 204)
             {
@@ -126,32 +126,33 @@ public sealed class ControllerClient : IControllerClient
         }
     }
 
-    private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>What an error answer says, for the message, and its error code when it has the controller's shape.</summary>
+    private static async Task<(string Detail, string? Code)> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
             if (text.Length == 0)
             {
-                return "";
+                return ("", null);
             }
             try
             {
                 var error = JsonSerializer.Deserialize(text, ProtocolJson.Default.ErrorBody)?.Error;
                 if (error?.Message is { } message)
                 {
-                    return $" ({error.Code}: {message})";
+                    return ($" ({error.Code}: {message})", error.Code);
                 }
             }
             catch (JsonException)
             {
                 // not the controller's error shape; show the start of the body
             }
-            return $" ({(text.Length > 200 ? text[..200] + "…" : text)})";
+            return ($" ({(text.Length > 200 ? text[..200] + "…" : text)})", null);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
-            return "";
+            return ("", null);
         }
     }
 }

@@ -12,6 +12,9 @@ public enum ControllerFault
     /// <summary>401: the token is unknown. On a heartbeat, register again.</summary>
     Unauthorized,
 
+    /// <summary>401 <c>agent_revoked</c>: an operator revoked this agent. Stop for good; never register again by itself.</summary>
+    Revoked,
+
     /// <summary>403: not this agent's job or host. Drop it.</summary>
     Forbidden,
 
@@ -43,9 +46,13 @@ public static class ControllerFaults
     /// <summary>Only an absent or overloaded controller is worth asking again with the same request.</summary>
     public static bool IsRetriable(this ControllerFault fault) => fault is ControllerFault.Unreachable or ControllerFault.Busy;
 
-    /// <summary>The job is not ours to finish any more: 403, 404 or 409 on a report.</summary>
+    /// <summary>The job is not ours to finish any more: 403, 404 or 409 on a report, or this agent was revoked.</summary>
     public static bool LosesJob(this ControllerFault fault) =>
-        fault is ControllerFault.Stale or ControllerFault.Forbidden or ControllerFault.NotFound;
+        fault is ControllerFault.Stale or ControllerFault.Forbidden or ControllerFault.NotFound or ControllerFault.Revoked;
+
+    /// <summary>The fault of a refusal, refined by the error code of its body (a 401 may be a revocation).</summary>
+    public static ControllerFault Refine(ControllerFault fault, string? code) =>
+        fault == ControllerFault.Unauthorized && code == "agent_revoked" ? ControllerFault.Revoked : fault;
 }
 
 /// <summary>A controller call that did not succeed; <see cref="Fault"/> says what to do about it.</summary>

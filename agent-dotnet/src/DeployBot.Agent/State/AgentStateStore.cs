@@ -16,7 +16,9 @@ public interface IAgentStateStore
 /// <summary><see cref="IAgentStateStore"/> as <c>agent.json</c> (mode 0600) in the state directory.</summary>
 public sealed class FileAgentStateStore(string stateDirectory) : IAgentStateStore
 {
-    public string Path { get; } = System.IO.Path.Combine(stateDirectory, "agent.json");
+    public const string FileName = "agent.json";
+
+    public string Path { get; } = System.IO.Path.Combine(stateDirectory, FileName);
 
     public SavedIdentity? Load() => SecureFile.Read(Path, StateJson.Default.SavedIdentity);
 

@@ -152,6 +152,53 @@ public sealed class AgentLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task A_revoked_agent_stops_for_good_and_does_not_register_again()
+    {
+        // Arrange
+        new FileAgentStateStore(_stateDir).Save(new SavedIdentity(FakeController.BaseUrl, "host-01", "agent-old", "agent-old.secret"));
+        _controller.Know("agent-old", "agent-old.secret");
+        Start();
+        await Until(() => _controller.Arrivals.Count(p => p.EndsWith("/heartbeat")) >= 1, "a heartbeat with the saved token");
+
+        // Act
+        _controller.Revoke("agent-old.secret");
+        await Until(() => _running!.IsCompleted, "the loop to stop", maxSeconds: 120, step: 0.5);
+
+        // Assert
+        var stopped = await Assert.ThrowsAsync<AgentFatalException>(() => _running!);
+        Assert.Equal(AgentFatalException.RevokedExitCode, stopped.ExitCode);
+        Assert.Contains("agent-old was revoked", stopped.Message);
+        Assert.Contains(Path.Combine(_stateDir, "agent.json"), stopped.Message);
+        Assert.Empty(_controller.CallsTo("/register"));
+        Assert.Equal("agent-old", new FileAgentStateStore(_stateDir).Load()!.AgentId);
+    }
+
+    [Fact]
+    public async Task A_revocation_during_a_deploy_cancels_it_and_rolls_back_before_stopping()
+    {
+        // Arrange
+        _engine.Script = async (_, _, ct) =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new InvalidOperationException("unreachable");
+        };
+        Start();
+        await Until(() => _controller.CallsTo("/register").Count == 1, "registering");
+        _controller.Enqueue(FakeController.Job("job-9", leaseS: 30));
+        await Until(() => _engine.Jobs.Count == 1, "the deploy to start");
+
+        // Act
+        _controller.Revoke("agent-1.secret");
+        await Until(() => _running!.IsCompleted, "the loop to stop", maxSeconds: 120, step: 0.5);
+
+        // Assert
+        var stopped = await Assert.ThrowsAsync<AgentFatalException>(() => _running!);
+        Assert.Equal(AgentFatalException.RevokedExitCode, stopped.ExitCode);
+        Assert.True(_engine.LastToken.IsCancellationRequested, "the running deploy was not cancelled");
+        Assert.False(File.Exists(MarkerPath), "the in-flight marker outlived the rolled-back deploy");
+    }
+
+    [Fact]
     public async Task While_a_job_runs_heartbeats_name_it_every_third_of_the_lease()
     {
         // Arrange

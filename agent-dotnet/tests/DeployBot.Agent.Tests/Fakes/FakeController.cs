@@ -25,6 +25,7 @@ internal sealed class FakeController(FakeTimeProvider time) : HttpMessageHandler
     private readonly Queue<JsonObject> _queue = new();
     private readonly HashSet<string> _cancelled = [];
     private readonly Dictionary<string, string> _tokens = [];
+    private readonly HashSet<string> _revoked = [];
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _agents;
 
@@ -57,6 +58,15 @@ internal sealed class FakeController(FakeTimeProvider time) : HttpMessageHandler
         lock (_gate)
         {
             _tokens.Remove(token);
+        }
+    }
+
+    /// <summary>Refuses this token from now on with 401 <c>agent_revoked</c>, as DELETE /v1/agents/{id} does.</summary>
+    public void Revoke(string token)
+    {
+        lock (_gate)
+        {
+            _revoked.Add(token);
         }
     }
 
@@ -150,10 +160,15 @@ internal sealed class FakeController(FakeTimeProvider time) : HttpMessageHandler
             return Answer(HttpStatusCode.Created,
                 new JsonObject { ["agent_id"] = id, ["token"] = $"{id}.secret", ["heartbeat_interval_s"] = 10 });
         }
-        bool known;
+        bool known, revoked;
         lock (_gate)
         {
             known = _tokens.ContainsKey(token);
+            revoked = _revoked.Contains(token);
+        }
+        if (revoked)
+        {
+            return Answer(HttpStatusCode.Unauthorized, Error("agent_revoked", "this agent was revoked; register again with the enroll token"));
         }
         if (!known)
         {

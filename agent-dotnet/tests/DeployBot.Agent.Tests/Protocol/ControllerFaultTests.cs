@@ -23,6 +23,7 @@ public sealed class ControllerFaultTests
     [InlineData(ControllerFault.Unreachable, true, false)]
     [InlineData(ControllerFault.Busy, true, false)]
     [InlineData(ControllerFault.Unauthorized, false, false)]
+    [InlineData(ControllerFault.Revoked, false, true)]
     [InlineData(ControllerFault.Forbidden, false, true)]
     [InlineData(ControllerFault.NotFound, false, true)]
     [InlineData(ControllerFault.Stale, false, true)]
@@ -32,4 +33,12 @@ public sealed class ControllerFaultTests
         Assert.Equal(retriable, fault.IsRetriable());
         Assert.Equal(losesJob, fault.LosesJob());
     }
+
+    [Theory]
+    [InlineData(ControllerFault.Unauthorized, "agent_revoked", ControllerFault.Revoked)]
+    [InlineData(ControllerFault.Unauthorized, "unauthorized", ControllerFault.Unauthorized)]
+    [InlineData(ControllerFault.Unauthorized, null, ControllerFault.Unauthorized)]
+    [InlineData(ControllerFault.Forbidden, "agent_revoked", ControllerFault.Forbidden)]
+    public void Only_a_401_that_says_agent_revoked_is_a_revocation(ControllerFault fault, string? code, ControllerFault expected) =>
+        Assert.Equal(expected, ControllerFaults.Refine(fault, code));
 }
