@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { defineCommand, runMain, type CommandDef } from "citty";
+import agents from "./commands/agents.ts";
 import config from "./commands/config.ts";
 import deploy from "./commands/deploy.ts";
 import hosts from "./commands/hosts.ts";
@@ -16,7 +17,7 @@ const main = defineCommand({
     version: "0.1.0",
     description: "DeployBot's command line. Reads DEPLOYBOT_URL and DEPLOYBOT_TOKEN (or --url and --token).",
   },
-  subCommands: { deploy, jobs, logs, rollback, hosts, ssh, config },
+  subCommands: { deploy, jobs, logs, rollback, hosts, agents, ssh, config },
 });
 
 // One line for people on any error; a stack trace only when asked for with DEBUG.

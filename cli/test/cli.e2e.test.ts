@@ -97,7 +97,7 @@ describe("jobs and hosts", () => {
     expect(await ctl(["jobs", "show", "nope"])).toMatchObject({ code: 1, stderr: "ctl: no such job (job_not_found, 404)\n" });
 
     const hosts = await ctl(["hosts"]);
-    expect(hosts.stdout).toMatch(/^NAME\s+MODE\s+ONLINE\s+HEARTBEAT\s+QUEUED\s+RUNNING\ncli-01\s+agent\s+no\s+-\s+0\s+-\ncli-02\s+agent/);
+    expect(hosts.stdout).toMatch(/^NAME\s+MODE\s+ONLINE\s+HEARTBEAT\s+QUEUED\s+RUNNING\s+AGENT\ncli-01\s+agent\s+no\s+-\s+0\s+-\s+-\ncli-02\s+agent/);
     const hostsJson = JSON.parse((await ctl(["hosts", "--json"])).stdout);
     expect(hostsJson.hosts[0]).toEqual({ name: "cli-01", mode: "agent", online: false, last_heartbeat_at: null, agent_id: null, queued: 0, running_job_id: null });
   });
@@ -113,6 +113,32 @@ describe("jobs and hosts", () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("EXAMPLES");
     expect(help.stdout).not.toMatch(/\x1b\[/);
+  });
+});
+
+describe("agents", () => {
+  it("revokes an agent: ends its job, refuses its token, and says how it comes back", async () => {
+    const agent = await ScriptedAgent.register(controller, "cli-02");
+    const deploying = ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-02", "--sha", sha(9), "--wait"]);
+    const job = await agent.takeJob();
+    await agent.status(job.id, { status: "running", attempt: job.attempt });
+    const listed = await ctl(["hosts"]);
+    expect(listed.stdout).toMatch(new RegExp(`cli-02\\s+agent\\s+yes\\s+.*\\s+${agent.id}\\n`));
+
+    const revoked = await ctl(["agents", "revoke", agent.id]);
+
+    expect(revoked).toMatchObject({ code: 0, stderr: "" });
+    expect(revoked.stdout).toContain(`agent ${agent.id} of host cli-02 revoked at `);
+    expect(revoked.stdout).toContain(`ended its running job ${job.id}`);
+    expect(revoked.stdout).toContain("deletes its state file");
+    expect(await agent.heartbeat(job.id)).toMatchObject({ status: 401, body: { error: { code: "agent_revoked" } } });
+    const waited = await deploying;
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toMatch(/agent_revoked/);
+    const again = JSON.parse((await ctl(["agents", "revoke", agent.id, "--json"])).stdout);
+    expect(again).toMatchObject({ agent_id: agent.id, hostname: "cli-02", failed_jobs: [] });
+    expect(await ctl(["agents", "revoke", "no-such-agent"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^ctl: .*no such agent/) });
+    expect(await ctl(["agents", "revoke"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/agent id/) });
   });
 });
 

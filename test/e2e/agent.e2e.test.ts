@@ -264,4 +264,32 @@ describe("the .NET agent against the real controller and Docker", () => {
     expect(await serving()).toBe("hello v2");
     expect(await containerNames()).toEqual([CONTAINER]);
   });
+
+  it("revoked mid-deploy: the job ends agent_revoked, the agent rolls back and exits 78 without registering again", async () => {
+    const running = await startTheAgent();
+    const { agent_id: agentId } = await waitFor(
+      "the agent online again",
+      async () => {
+        const body = (await (await api(controller, `/v1/hosts/${HOST}`)).json()) as { online: boolean; agent_id: string };
+        return body.online ? body : undefined;
+      },
+      30_000,
+    );
+    const job = await push("broken");
+    await followUntil(job.id, "waiting up to");
+
+    const revoked = await api(controller, `/v1/agents/${agentId}`, { method: "DELETE" });
+
+    expect(revoked.status).toBe(200);
+    expect(((await revoked.json()) as { failed_jobs: string[] }).failed_jobs).toEqual([job.id]);
+    const code = await Promise.race([running.exited, new Promise<string>((r) => setTimeout(() => r("still running after 60 s"), 60_000))]);
+    agent = undefined;
+    expect(code, running.output()).toBe(78);
+    expect(running.output()).toMatch(new RegExp(`Agent ${agentId} was revoked by an operator`));
+    expect(await getJob(job.id)).toMatchObject({ status: "failed", error: "agent_revoked" });
+    expect(await serving()).toBe("hello v2");
+    expect(await containerNames()).toEqual([CONTAINER]);
+    const host = (await (await api(controller, `/v1/hosts/${HOST}`)).json()) as { online: boolean; agent_id: string | null };
+    expect(host.online).toBe(false);
+  });
 });

@@ -13,7 +13,7 @@ interface Host {
 }
 
 export default defineCommand({
-  meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat, queue and running job.", examples: ["ctl hosts --json"] },
+  meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat, queue, running job and agent id.", examples: ["ctl hosts --json"] },
   args: commonArgs,
   async run({ args }) {
     const { body } = await clientFrom(args).json<{ hosts: Host[] }>("GET", "/v1/hosts");
@@ -26,6 +26,7 @@ export default defineCommand({
         { header: "HEARTBEAT", value: (h) => (h.mode === "ssh" ? "-" : ago(h.last_heartbeat_at)) },
         { header: "QUEUED", value: (h) => String(h.queued) },
         { header: "RUNNING", value: (h) => h.running_job_id ?? "-" },
+        { header: "AGENT", value: (h) => h.agent_id ?? "-" },
       ])}\n`,
     );
   },
