@@ -51,8 +51,12 @@ public sealed class JobRun
 
     public int Attempt => _job.Attempt;
 
-    /// <summary>How often heartbeats must name the job to keep its lease: a third of it (protocol §2), at least 1 s.</summary>
-    public TimeSpan RenewEvery => TimeSpan.FromSeconds(Math.Max(1, _job.LeaseS / 3));
+    /// <summary>Longest gap between heartbeats while a job runs, whatever its lease: a cancel is heard within it.</summary>
+    public static readonly TimeSpan BusyHeartbeatMax = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often heartbeats name the job: a third of its lease (protocol §2), at least 1 s, at most
+    /// <see cref="BusyHeartbeatMax"/>.</summary>
+    public TimeSpan RenewEvery => TimeSpan.FromSeconds(Math.Clamp(_job.LeaseS / 3, 1, BusyHeartbeatMax.TotalSeconds));
 
     public Task Completion { get; private set; } = Task.CompletedTask;
 

@@ -198,8 +198,10 @@ public sealed class AgentLoopTests : IDisposable
         Assert.False(File.Exists(MarkerPath), "the in-flight marker outlived the rolled-back deploy");
     }
 
-    [Fact]
-    public async Task While_a_job_runs_heartbeats_name_it_every_third_of_the_lease()
+    [Theory]
+    [InlineData(9, 3)] // a third of the lease
+    [InlineData(30, 5)] // at most 5 s, so a cancel is heard within 5 s
+    public async Task While_a_job_runs_heartbeats_name_it_every_third_of_the_lease_at_most_5_s(double leaseS, double everyS)
     {
         // Arrange
         bool? markerDuringDeploy = null;
@@ -214,7 +216,7 @@ public sealed class AgentLoopTests : IDisposable
         await Until(() => Heartbeats().Count >= 1, "an idle heartbeat");
 
         // Act
-        _controller.Enqueue(FakeController.Job("job-1", attempt: 2, leaseS: 30));
+        _controller.Enqueue(FakeController.Job("job-1", attempt: 2, leaseS: leaseS));
         await Until(() => _controller.ReportsSnapshot().Count == 2, "the final report");
         await Until(() => Heartbeats().Any(b => b.Wait == 50 && b.At > Heartbeats("job-1", busy: true)[^1].At), "an idle heartbeat after the job");
 
@@ -223,11 +225,11 @@ public sealed class AgentLoopTests : IDisposable
             [new("job-1", "running", 2, null), new("job-1", "succeeded", 2, null)],
             _controller.ReportsSnapshot());
         var busy = Heartbeats("job-1", busy: true);
-        Assert.InRange(busy.Count, 4, 5);
+        Assert.InRange(busy.Count, (int)(35 / everyS), (int)(35 / everyS) + 1);
         Assert.All(busy, b => Assert.Equal(0, b.Wait));
         for (var i = 1; i < busy.Count; i++)
         {
-            Assert.InRange((busy[i].At - busy[i - 1].At).TotalSeconds, 9.9, 10.6);
+            Assert.InRange((busy[i].At - busy[i - 1].At).TotalSeconds, everyS - 0.1, everyS + 0.6);
         }
         Assert.True(markerDuringDeploy);
         Assert.False(File.Exists(MarkerPath));
