@@ -493,6 +493,23 @@ export class HostQueue extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * apps.yaml changed: queued jobs of apps that no longer deploy to this host (the app or the host
+   * was removed, or the app's host list changed) are cancelled with REASON, so they are neither
+   * handed out later nor left queued forever. Running jobs finish. Returns the cancelled ids.
+   */
+  async dropQueuedExcept(keepApps: string[], reason: string): Promise<string[]> {
+    const now = Date.now();
+    const keep = new Set(keepApps);
+    const dropped = this.ctx.storage.transactionSync(() => {
+      const stale = this.all("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos").filter((row) => !keep.has(row.app));
+      for (const row of stale) this.finish(row, "cancelled", { error: reason }, now);
+      return stale.map((row) => row.id);
+    });
+    if (dropped.length) await this.afterWrite();
+    return dropped;
+  }
+
   getJob(jobId: string): Job | null {
     const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
     return row ? toJob(row) : null;

@@ -1,11 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
-import { parseAppsYaml } from "../config/apps";
+import { parseAppsYaml, type AppsConfig } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
 import { sha256Hex } from "../crypto";
 import { insertConfigVersion } from "../db/queries";
+import type { Env } from "../env";
 import { ApiError } from "../errors";
+import { hostQueue } from "../host/stub";
 import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
@@ -20,6 +22,9 @@ const ConfigVersionSchema = z
     apps: z.array(z.string()),
     hosts: z.array(z.string()),
     changed: z.boolean().openapi({ description: "false when the file equals the running one" }),
+    cancelled_jobs: z
+      .array(z.string())
+      .openapi({ description: "Queued jobs cancelled because their app no longer deploys to their host under this file" }),
   })
   .openapi("ConfigVersion");
 
@@ -85,8 +90,23 @@ export const configRouter = createRouter()
     const running = await loadRunningConfig(c.env.DB);
     const summary = { apps: Object.keys(result.config.apps), hosts: Object.keys(result.config.hosts) };
     if (digest === (await sha256Hex(running.yaml))) {
-      return c.json({ version: running.version, sha256: digest, source: running.source, changed: false, ...summary }, 200);
+      return c.json({ version: running.version, sha256: digest, source: running.source, changed: false, ...summary, cancelled_jobs: [] }, 200);
     }
     const stored = await insertConfigVersion(drizzle(c.env.DB), yaml, digest, new Date().toISOString());
-    return c.json({ version: stored.id, sha256: digest, source: "stored" as const, changed: true, ...summary }, 200);
+    const cancelled = await dropUnmappedJobs(c.env, running.config, result.config, `cancelled: apps.yaml version ${stored.id} no longer deploys this app to this host`);
+    return c.json({ version: stored.id, sha256: digest, source: "stored" as const, changed: true, ...summary, cancelled_jobs: cancelled }, 200);
   });
+
+/**
+ * After a config change, asks every host of the old file to cancel its queued jobs of apps that the
+ * new file no longer deploys there. The new version is already stored: should a host not answer, its
+ * stale jobs stay queued (and it is logged); cancel them by hand.
+ */
+async function dropUnmappedJobs(env: Env, before: AppsConfig, after: AppsConfig, reason: string): Promise<string[]> {
+  const keep = (host: string) => Object.entries(after.apps).filter(([, app]) => app.hosts.includes(host)).map(([name]) => name);
+  const answers = await Promise.allSettled(Object.keys(before.hosts).map((host) => hostQueue(env, host).dropQueuedExcept(keep(host), reason)));
+  for (const answer of answers) {
+    if (answer.status === "rejected") console.warn(JSON.stringify({ level: "warn", msg: "could not cancel a host's unmapped jobs", error: String(answer.reason) }));
+  }
+  return answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value : []));
+}

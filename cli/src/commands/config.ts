@@ -33,11 +33,14 @@ const push = defineCommand({
     const yaml = await readConfig(file);
     const client = clientFrom(args);
     const res = await client.raw("/v1/config", { method: "PUT", body: yaml, headers: { "content-type": "application/yaml" } });
-    const body = await client.check<{ version: number; changed: boolean; apps: string[]; hosts: string[] }>(res);
+    const body = await client.check<{ version: number; changed: boolean; apps: string[]; hosts: string[]; cancelled_jobs?: string[] }>(res);
     if (args.json) return printJson(body);
     process.stdout.write(
       body.changed
-        ? `stored as version ${body.version}: ${body.apps.length} app(s), ${body.hosts.length} host(s)\n`
+        ? `stored as version ${body.version}: ${body.apps.length} app(s), ${body.hosts.length} host(s)\n` +
+            (body.cancelled_jobs?.length
+              ? `cancelled ${body.cancelled_jobs.length} queued job(s) whose app no longer deploys to their host: ${body.cancelled_jobs.join(", ")}\n`
+              : "")
         : `unchanged: the running configuration (version ${body.version}) is the same file\n`,
     );
   },
