@@ -336,10 +336,35 @@ function classify(err: Error & { level?: string }, mismatch: string | null, targ
   return new RelayError("ssh_error", `ssh error with ${where}: ${message}`);
 }
 
+/** How a command ended, as its channel's `exit` event said (null until it does). */
+interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/** The exit status recorded for each channel from the moment it opened (see openExec). */
+const exits = new WeakMap<ClientChannel, ExitStatus>();
+
+/**
+ * Opens an exec channel. The `exit` listener goes on inside ssh2's callback,
+ * not after the promise resolves: a fast command's exit-status can arrive in
+ * the same socket read as the channel's confirmation, and ssh2 emits `exit`
+ * (a plain event, unlike the buffered output streams) before any awaiting code
+ * runs, so a later listener would miss it.
+ */
 function openExec(client: Client, command: string): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
     try {
-      client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+      client.exec(command, (err, channel) => {
+        if (err) return reject(err);
+        const status: ExitStatus = { code: null, signal: null };
+        exits.set(channel, status);
+        channel.on("exit", (code: number | null, signalName?: string) => {
+          status.code = code;
+          status.signal = signalName ? signalName.replace(/^SIG/, "") : null;
+        });
+        resolve(channel);
+      });
     } catch (err) {
       reject(err);
     }
@@ -356,8 +381,6 @@ function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pg
   return new Promise((resolve, reject) => {
     let used = 0;
     let truncated = false;
-    let exitCode: number | null = null;
-    let exitSignal: string | null = null;
     let done = false;
     let pgid: number | null = null;
     // stderr is held back until the wrapper's first line (withPgidReport) is seen and stripped.
@@ -406,10 +429,6 @@ function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pg
     };
     channel.on("data", (chunk: Buffer) => take("stdout", chunk));
     channel.stderr.on("data", takeStderr);
-    channel.on("exit", (code: number | null, signalName?: string) => {
-      exitCode = code;
-      exitSignal = signalName ? signalName.replace(/^SIG/, "") : null;
-    });
 
     const finish = (error: RelayError | null) => {
       if (done) return;
@@ -434,6 +453,9 @@ function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pg
           if (rest) sinks[stream]?.(rest);
         }
       }
+      const status = exits.get(channel);
+      const exitCode = status?.code ?? null;
+      const exitSignal = status?.signal ?? null;
       if (exitCode === null && exitSignal === null) {
         reject(new RelayError("ssh_error", "the connection closed before the command exited"));
         return;

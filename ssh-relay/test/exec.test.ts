@@ -117,7 +117,7 @@ describe("POST /v1/exec against a real sshd", () => {
     await exec({ command: "true" });
     const before = (await poolInfo()).find((e) => e.name === "test-host")!;
     const results = await Promise.all([exec({ command: "echo a" }), exec({ command: "echo b" }), exec({ command: "true" })]);
-    assert.deepEqual(results.map((r) => r.lines.at(-1)!.exit_code), [0, 0, 0]);
+    assert.deepEqual(results.map((r) => r.lines.at(-1)!.exit_code), [0, 0, 0], JSON.stringify(results.map((r) => r.lines)));
     const now = (await poolInfo()).find((e) => e.name === "test-host")!;
     assert.equal(now.connects, before.connects);
     assert.equal(now.since, before.since);
