@@ -366,13 +366,7 @@ export class HostQueue extends DurableObject<Env> {
   /** Called when an agent registers again in place of `agentId` (its restart): its running jobs fail now. */
   async agentRestarted(agentId: string): Promise<string[]> {
     const now = Date.now();
-    const failed = this.ctx.storage.transactionSync(() => {
-      const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
-      for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_restarted" }, now);
-      this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
-      this.lastBeats.delete(agentId);
-      return held.map((r) => r.id);
-    });
+    const failed = this.ctx.storage.transactionSync(() => this.retireAgent(agentId, "agent_restarted", now));
     if (failed.length) {
       this.wake();
       await this.afterWrite();
@@ -392,11 +386,7 @@ export class HostQueue extends DurableObject<Env> {
     const failed = this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO revoked_agents (agent_id, at) VALUES (?, ?) ON CONFLICT (agent_id) DO NOTHING", agentId, now);
       this.revoked.add(agentId);
-      const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
-      for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error: "agent_revoked" }, now);
-      this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
-      this.lastBeats.delete(agentId);
-      return held.map((r) => r.id);
+      return this.retireAgent(agentId, "agent_revoked", now);
     });
     this.abandonPolls(agentId);
     for (const ws of this.ctx.getWebSockets(`agent:${agentId}`)) {
@@ -409,6 +399,18 @@ export class HostQueue extends DurableObject<Env> {
     if (failed.length) this.wake();
     await this.afterWrite();
     return { failed };
+  }
+
+  /**
+   * Ends every job AGENT_ID runs here, failed with ERROR (cancelled if a cancel was pending), and
+   * forgets its heartbeats. Returns the ended jobs' ids. Inside the caller's transaction.
+   */
+  private retireAgent(agentId: string, error: string, now: number): string[] {
+    const held = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
+    for (const row of held) this.finish(row, row.cancel_requested ? "cancelled" : "failed", { error }, now);
+    this.sql.exec("DELETE FROM heartbeats WHERE agent_id = ?", agentId);
+    this.lastBeats.delete(agentId);
+    return held.map((r) => r.id);
   }
 
   /** A status report from the agent that holds the job. */
