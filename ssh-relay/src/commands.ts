@@ -101,12 +101,13 @@ export interface Scripted {
 }
 
 /**
- * Env names the docker CLI reads for itself: exported for `docker run`, they
- * would change where it connects or finds its config, so their values go on
- * the command line instead (visible in `ps`, as before).
+ * Env names that change how the docker CLI itself runs: exported for `docker
+ * run`, they would change where it connects, finds its config, or which
+ * libraries the loader gives it, so their values go on the command line
+ * instead (visible in `ps`, as before).
  */
 export function dockerReadsEnv(key: string): boolean {
-  return key === "PATH" || key === "HOME" || key.startsWith("DOCKER_");
+  return key === "PATH" || key === "HOME" || key.startsWith("DOCKER_") || key.startsWith("LD_");
 }
 
 /**

@@ -61,8 +61,8 @@ describe("docker command builders", () => {
   });
 
   it("run: a name the docker CLI reads for itself is not exported", () => {
-    for (const key of ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG"]) assert.equal(commands.dockerReadsEnv(key), true, key);
-    for (const key of ["APP_PATH", "HOMEPAGE", "MY_DOCKER_HOST", "API_TOKEN"]) assert.equal(commands.dockerReadsEnv(key), false, key);
+    for (const key of ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "LD_PRELOAD", "LD_LIBRARY_PATH"]) assert.equal(commands.dockerReadsEnv(key), true, key);
+    for (const key of ["APP_PATH", "HOMEPAGE", "MY_DOCKER_HOST", "API_TOKEN", "OLD_PATH"]) assert.equal(commands.dockerReadsEnv(key), false, key);
   });
 
   it("ps -a as JSON lines, df, /proc", () => {
