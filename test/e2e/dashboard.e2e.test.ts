@@ -329,10 +329,31 @@ describe("config", () => {
   });
 });
 
+describe("agents", () => {
+  it("revokes a host's agent after a confirmation: its token is refused at once", async () => {
+    const other = await ScriptedAgent.register(controller, "web-02");
+    expect((await other.heartbeat()).status).toBe(200);
+    await page.goto(`${controller.url}/#/hosts`);
+    const row = page.locator('tr[data-host="web-02"]');
+    await poll(() => row.textContent()).toContain(other.id.slice(0, 8));
+
+    await row.getByRole("button", { name: "Revoke the agent of web-02" }).click();
+    await poll(() => page.getByRole("dialog").textContent()).toContain(`Agent ${other.id} on web-02.`);
+    await screenshot(page, "10-revoke-confirm");
+    await confirmDialog("Revoke agent");
+
+    await poll(() => page.locator("p.ok").textContent()).toBe(`Agent ${other.id.slice(0, 8)} on web-02 revoked.`);
+    expect(await other.heartbeat()).toMatchObject({ status: 401, body: { error: { code: "agent_revoked" } } });
+    await poll(() => row.textContent()).toContain("offline");
+    expect(await row.getByRole("button", { name: "Revoke the agent of web-02" }).count()).toBe(0);
+    expect(await audit(page)).toEqual([]);
+  });
+});
+
 describe("on a phone", () => {
   it("fits a 390 px wide screen with no sideways scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const [hash, name] of [["#/hosts", "10-phone-hosts"], [`#/jobs/${jobs.deployed}`, "11-phone-job"], ["#/jobs", "12-phone-jobs"], ["#/deploy", "13-phone-deploy"]] as const) {
+    for (const [hash, name] of [["#/hosts", "11-phone-hosts"], [`#/jobs/${jobs.deployed}`, "12-phone-job"], ["#/jobs", "13-phone-jobs"], ["#/deploy", "14-phone-deploy"]] as const) {
       await page.goto(`${controller.url}/${hash}`);
       await page.locator("main h1").waitFor();
       await page.waitForLoadState("networkidle").catch(() => undefined);

@@ -22,17 +22,31 @@ export function confirmAction({ title, body, ok, danger = false }) {
 
 /**
  * Runs `task` now and again `everyMs` after each run ends, while the tab is visible.
+ * One run at a time: asked to run during a run, it runs once more right after.
  * @param {(signal: AbortSignal) => Promise<void>} task
  * @param {number} everyMs
+ * @param {(runNow: () => void) => void} [expose] receives a function that runs the task now (after a change)
  * @returns {() => void} stops it
  */
-export function poll(task, everyMs) {
+export function poll(task, everyMs, expose) {
   const abort = new AbortController();
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
+  let running = false;
+  let again = false;
   const tick = async () => {
     if (abort.signal.aborted) return;
-    if (document.visibilityState === "visible") await task(abort.signal).catch(() => undefined);
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    clearTimeout(timer);
+    do {
+      again = false;
+      if (document.visibilityState === "visible") await task(abort.signal).catch(() => undefined);
+    } while (again && !abort.signal.aborted);
+    running = false;
     if (!abort.signal.aborted) timer = setTimeout(tick, everyMs);
   };
   const wake = () => {
@@ -40,6 +54,7 @@ export function poll(task, everyMs) {
     clearTimeout(timer);
     void tick();
   };
+  expose?.(wake);
   document.addEventListener("visibilitychange", wake);
   void tick();
   return () => {

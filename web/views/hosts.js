@@ -1,7 +1,7 @@
 // @ts-check
 import { request } from "../lib/api.js";
 import { badge, h, replace, time } from "../lib/dom.js";
-import { errorBox, poll } from "../lib/ui.js";
+import { confirmAction, errorBox, poll } from "../lib/ui.js";
 
 /** How often the host list is read again while the page is open. */
 const REFRESH_MS = 3000;
@@ -24,6 +24,31 @@ export function hostsPage({ main }) {
 
   /** @type {Map<string, any>} */
   const jobs = new Map();
+  /** @type {() => void} */
+  let refresh = () => undefined;
+
+  /** Revokes a host's agent after a confirmation (DELETE /v1/agents/{id}). @param {any} host */
+  const revoke = async (host) => {
+    const yes = await confirmAction({
+      title: "Revoke this agent?",
+      body: [
+        h("p", null, `Agent ${host.agent_id} on ${host.name}. Its token is refused at once and a job it runs ends as failed.`),
+        h("p", null, "It stays out until someone deletes its state file on the host and starts it again."),
+      ],
+      ok: "Revoke agent",
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      const done = await request(`/v1/agents/${encodeURIComponent(host.agent_id)}`, { method: "DELETE" });
+      const ended = done.failed_jobs.length ? ` Its job ${done.failed_jobs.join(", ")} ended.` : "";
+      replace(problem, h("p", { class: "ok", role: "status" }, `Agent ${done.agent_id.slice(0, 8)} on ${done.hostname} revoked.${ended}`));
+      refresh();
+    } catch (error) {
+      replace(problem, errorBox(error));
+    }
+  };
+
   return poll(async (signal) => {
     try {
       const { hosts } = await request("/v1/hosts", { signal });
@@ -33,25 +58,26 @@ export function hostsPage({ main }) {
           .filter((/** @type {any} */ host) => host.running_job_id && !jobs.has(host.running_job_id))
           .map(async (/** @type {any} */ host) => jobs.set(host.running_job_id, await request(`/v1/jobs/${host.running_job_id}`, { signal }).catch(() => null))),
       );
-      replace(problem);
-      replace(body, table(hosts, jobs));
+      if (!problem.querySelector("[role=status]")) replace(problem);
+      replace(body, table(hosts, jobs, revoke));
       updated.textContent = `Updated ${new Date().toLocaleTimeString("en-GB")}; refreshes every ${REFRESH_MS / 1000} s.`;
     } catch (error) {
       if (!signal.aborted) replace(problem, errorBox(error));
     }
-  }, REFRESH_MS);
+  }, REFRESH_MS, (again) => (refresh = again));
 }
 
 /**
  * @param {any[]} hosts
  * @param {Map<string, any>} jobs
+ * @param {(host: any) => void} revoke
  */
-function table(hosts, jobs) {
+function table(hosts, jobs, revoke) {
   if (hosts.length === 0) return h("p", null, "No hosts in apps.yaml yet.");
   return h(
     "table",
     { class: "stack", "aria-label": "Hosts" },
-    h("thead", null, h("tr", null, ["Host", "Mode", "State", "Last heartbeat", "Running", "Queued"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", null, h("tr", null, ["Host", "Mode", "State", "Last heartbeat", "Running", "Queued", "Agent"].map((c) => h("th", { scope: "col" }, c)))),
     h(
       "tbody",
       null,
@@ -72,6 +98,17 @@ function table(hosts, jobs) {
               : h("span", { class: "muted" }, "idle"),
           ),
           h("td", { "data-label": "Queued", class: "num" }, String(host.queued)),
+          h(
+            "td",
+            { "data-label": "Agent" },
+            host.mode === "agent" && host.agent_id
+              ? [
+                  h("span", { class: "mono", title: host.agent_id }, host.agent_id.slice(0, 8)),
+                  " ",
+                  h("button", { type: "button", class: "danger small", "aria-label": `Revoke the agent of ${host.name}`, onclick: () => revoke(host) }, "Revoke…"),
+                ]
+              : h("span", { class: "muted" }, "-"),
+          ),
         );
       }),
     ),
