@@ -22,7 +22,7 @@ export class ApiError extends Error {
 }
 
 /** What a revoked agent is told on every call (code `agent_revoked`, 401). */
-export const REVOKED_MESSAGE = "this agent was revoked; register again with the enroll token";
+export const REVOKED_MESSAGE = "this agent was revoked by an operator; the host can only come back as a new agent, registered by a person";
 
 /** The spec's error body: `{"error": {"code", "message"}}`, plus `details` when there are any. */
 export function errorBody(code: string, message: string, details?: ErrorDetails) {

@@ -34,7 +34,7 @@ describe("DELETE /v1/agents/{id}", () => {
       await agent.logs(jobId, [{ seq: 1, text: "still here" }]),
     ];
     for (const answer of refused) {
-      expect(answer).toMatchObject({ status: 401, body: { error: { code: "agent_revoked", message: expect.stringContaining("register again") } } });
+      expect(answer).toMatchObject({ status: 401, body: { error: { code: "agent_revoked", message: expect.stringContaining("new agent") } } });
     }
     await settleHistory("host-02");
     const job = await callJson(`/v1/jobs/${jobId}`);

@@ -168,7 +168,7 @@ internal sealed class FakeController(FakeTimeProvider time) : HttpMessageHandler
         }
         if (revoked)
         {
-            return Answer(HttpStatusCode.Unauthorized, Error("agent_revoked", "this agent was revoked; register again with the enroll token"));
+            return Answer(HttpStatusCode.Unauthorized, Error("agent_revoked", "this agent was revoked by an operator; the host can only come back as a new agent, registered by a person"));
         }
         if (!known)
         {
