@@ -30,6 +30,8 @@ IMAGE_REPO=$REGISTRY_ADDR/deploybot/hello
 TAGS=(v1 v2 broken)
 
 log() { printf '[docker.sh] %s\n' "$*" >&2; }
+# shellcheck source=apt.sh
+. "$(dirname "$0")/apt.sh"
 
 # wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND every half second.
 wait_for() {
@@ -53,29 +55,27 @@ install_packages() {
     return
   fi
   log "installing docker.io docker-registry busybox-static curl"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # policy-rc.d 101: the packages' own init scripts must not start anything;
-  # this script starts the daemons itself with the options the tests need.
-  local policy=/usr/sbin/policy-rc.d created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
+  apt_install_quietly docker.io docker-registry busybox-static curl iptables ca-certificates
+}
+
+# start_daemon NAME DESCRIPTION SECONDS CHECK COMMAND...: runs COMMAND in the
+# background, outliving this script (log $STATE_DIR/NAME.log, pid
+# $STATE_DIR/NAME.pid), and waits up to SECONDS for CHECK to pass; on a
+# timeout shows the log's end and exits.
+start_daemon() {
+  local name=$1 what=$2 seconds=$3 check=$4; shift 4
+  setsid nohup "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/$name.pid"
+  if ! wait_for "$what" "$seconds" "$check"; then
+    tail -n 30 "$STATE_DIR/$name.log" >&2 || true
+    exit 1
   fi
-  apt-get install -y -qq --no-install-recommends \
-    docker.io docker-registry busybox-static curl iptables ca-certificates >/dev/null
-  if ((created_policy)); then rm -f "$policy"; fi
 }
 
 start_dockerd() {
   if docker_answers >/dev/null 2>&1; then return; fi
   log "starting dockerd (storage driver vfs)"
-  setsid nohup dockerd --storage-driver=vfs --host="unix://$DOCKER_SOCK" \
-    >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
-  echo $! >"$STATE_DIR/dockerd.pid"
-  if ! wait_for "dockerd on $DOCKER_SOCK" 60 docker_answers; then
-    tail -n 30 "$STATE_DIR/dockerd.log" >&2 || true
-    exit 1
-  fi
+  start_daemon dockerd "dockerd on $DOCKER_SOCK" 60 docker_answers dockerd --storage-driver=vfs --host="unix://$DOCKER_SOCK"
 }
 
 start_registry() {
@@ -94,13 +94,7 @@ http:
   addr: $REGISTRY_ADDR
 YAML
   log "starting docker-registry on $REGISTRY_ADDR"
-  setsid nohup docker-registry serve "$STATE_DIR/registry.yml" \
-    >"$STATE_DIR/registry.log" 2>&1 </dev/null &
-  echo $! >"$STATE_DIR/registry.pid"
-  if ! wait_for "docker-registry on $REGISTRY_ADDR" 30 registry_answers; then
-    tail -n 30 "$STATE_DIR/registry.log" >&2 || true
-    exit 1
-  fi
+  start_daemon registry "docker-registry on $REGISTRY_ADDR" 30 registry_answers docker-registry serve "$STATE_DIR/registry.yml"
 }
 
 registry_has_all_tags() {

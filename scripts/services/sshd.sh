@@ -23,20 +23,15 @@
 set -euo pipefail
 
 log() { printf '[sshd.sh] %s\n' "$*" >&2; }
+# shellcheck source=apt.sh
+. "$(dirname "$0")/apt.sh"
 
 install_packages() {
   if [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null && command -v curl >/dev/null; then
     return
   fi
   log "installing openssh-server openssh-client curl"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  local policy=/usr/sbin/policy-rc.d created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1
-  fi
-  apt-get install -y -qq --no-install-recommends openssh-server openssh-client curl >/dev/null
-  if ((created_policy)); then rm -f "$policy"; fi
+  apt_install_quietly openssh-server openssh-client curl
 }
 
 TEST_USER=deploybot-ssh
