@@ -113,8 +113,7 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
     public async Task A_failing_health_check_rolls_back_to_the_old_container_which_serves_again()
     {
         // Arrange
-        Assert.Equal(DeployOutcome.Succeeded, (await Engine().DeployAsync(Job("v1"), _log, CancellationToken.None)).Outcome);
-        var old = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+        var old = await DeployV1Async();
 
         // Act
         var result = await Engine().DeployAsync(Job("broken", healthTimeout: 3), _log, CancellationToken.None);
@@ -124,18 +123,14 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
         Assert.Equal(DeployStep.Health, result.Step);
         Assert.Contains("HTTP 404", result.Error);
         Assert.True(result.RolledBack, _log.Text);
-        var now = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
-        Assert.Equal((old.Id, true), (now.Id, now.Running));
-        Assert.Equal([_name], await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
-        Assert.Equal("hello v1", await ServedAsync());
+        await AssertTheOldContainerServesAsync(old);
     }
 
     [Fact]
     public async Task An_image_missing_from_the_registry_fails_at_pull_and_leaves_the_old_container_untouched()
     {
         // Arrange
-        Assert.Equal(DeployOutcome.Succeeded, (await Engine().DeployAsync(Job("v1"), _log, CancellationToken.None)).Outcome);
-        var before = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+        var before = await DeployV1Async();
 
         // Act
         var result = await Engine().DeployAsync(Job("no-such-tag"), _log, CancellationToken.None);
@@ -173,8 +168,7 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
     public async Task Cancelling_during_the_health_wait_puts_the_old_container_back()
     {
         // Arrange
-        Assert.Equal(DeployOutcome.Succeeded, (await Engine().DeployAsync(Job("v1"), _log, CancellationToken.None)).Outcome);
-        var old = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+        var old = await DeployV1Async();
         using var cts = new CancellationTokenSource();
         _log.OnWrite = text => { if (text.StartsWith("not healthy yet", StringComparison.Ordinal)) cts.Cancel(); };
         var clock = Stopwatch.StartNew();
@@ -187,18 +181,14 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
         Assert.Equal(DeployStep.Health, result.Step);
         Assert.True(result.RolledBack, _log.Text);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
-        var now = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
-        Assert.Equal((old.Id, true), (now.Id, now.Running));
-        Assert.Equal([_name], await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
-        Assert.Equal("hello v1", await ServedAsync());
+        await AssertTheOldContainerServesAsync(old);
     }
 
     [Fact]
     public async Task Cancelling_while_the_old_container_stops_puts_it_back()
     {
         // Arrange
-        Assert.Equal(DeployOutcome.Succeeded, (await Engine().DeployAsync(Job("v1"), _log, CancellationToken.None)).Outcome);
-        var old = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+        var old = await DeployV1Async();
         using var cts = new CancellationTokenSource();
         _log.OnWrite = text => { if (text.StartsWith("stopping ", StringComparison.Ordinal)) cts.CancelAfter(300); };
 
@@ -208,10 +198,7 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
         // Assert
         Assert.True(result.Outcome == DeployOutcome.Cancelled, _log.Text);
         Assert.True(result.RolledBack, _log.Text);
-        var now = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
-        Assert.Equal((old.Id, true), (now.Id, now.Running));
-        Assert.Equal([_name], await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
-        Assert.Equal("hello v1", await ServedAsync());
+        await AssertTheOldContainerServesAsync(old);
     }
 
     [Fact]
@@ -223,6 +210,22 @@ public sealed class DeployEngineIntegrationTests(DockerFixture fixture, ITestOut
         // Assert
         Assert.Equal((DeployOutcome.Failed, DeployStep.Health), (result.Outcome, result.Step));
         Assert.Empty(await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
+    }
+
+    /// <summary>Deploys v1 (it must succeed) and returns its container: the "old" one of a replacing deploy.</summary>
+    private async Task<ContainerInfo> DeployV1Async()
+    {
+        Assert.Equal(DeployOutcome.Succeeded, (await Engine().DeployAsync(Job("v1"), _log, CancellationToken.None)).Outcome);
+        return (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+    }
+
+    /// <summary>After a rollback: <paramref name="old"/> runs again under the name, alone, and serves v1.</summary>
+    private async Task AssertTheOldContainerServesAsync(ContainerInfo old)
+    {
+        var now = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
+        Assert.Equal((old.Id, true), (now.Id, now.Running));
+        Assert.Equal([_name], await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
+        Assert.Equal("hello v1", await ServedAsync());
     }
 
     /// <summary>The body served on / of the test port, retried while the container comes up.</summary>
