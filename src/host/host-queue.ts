@@ -3,7 +3,7 @@ import type { DeploySpec } from "../config/apps";
 import type { JobSnapshot } from "../db/queries";
 import type { Env } from "../env";
 import { errorBody, REVOKED_MESSAGE } from "../errors";
-import type { Job, JobStatus } from "../schemas/jobs";
+import { FINISHED_STATUSES, type Job, type JobStatus } from "../schemas/jobs";
 import { d1HistoryWriter } from "./history";
 import { LogStore, secretValues, type IncomingLine, type LogLine } from "./logs";
 import { migrate } from "./migrations";
@@ -161,8 +161,6 @@ interface JobRow extends Record<string, SqlStorageValue> {
   target: string | null;
   version: number;
 }
-
-const FINISHED: readonly string[] = ["succeeded", "failed", "cancelled"];
 
 /** The API's 401 for a revoked agent, answered by the object itself on the push channel's upgrade. */
 function revokedResponse(): Response {
@@ -437,7 +435,7 @@ export class HostQueue extends DurableObject<Env> {
       const done = this.finish(held, status, { exit_code: report.exit_code ?? null, error }, now);
       return { outcome: "ok", job: toJob(done) };
     });
-    if (result.outcome === "ok" && FINISHED.includes(result.job.status)) {
+    if (result.outcome === "ok" && FINISHED_STATUSES.includes(result.job.status)) {
       this.wake();
       await this.afterWrite();
     }
@@ -471,7 +469,7 @@ export class HostQueue extends DurableObject<Env> {
     const result = this.ctx.storage.transactionSync((): CancelResult => {
       const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
       if (!row) return { outcome: "not_found" };
-      if (FINISHED.includes(row.status)) return { outcome: "already_finished", job: toJob(row) };
+      if (FINISHED_STATUSES.includes(row.status)) return { outcome: "already_finished", job: toJob(row) };
       if (row.status === "queued") {
         const done = this.finish(row, "cancelled", { error: reason }, now);
         return { outcome: "cancelled", job: toJob(done) };
@@ -604,7 +602,7 @@ export class HostQueue extends DurableObject<Env> {
       for (let lines = this.logs.read(jobId, after, 1000); lines.length; lines = this.logs.read(jobId, lines.at(-1)!.pos, 1000)) {
         events.push(...lines.map(logEvent));
       }
-      if (FINISHED.includes(row.status)) {
+      if (FINISHED_STATUSES.includes(row.status)) {
         events.push(endEvent(toJob(row)));
         close = true;
       }
@@ -858,7 +856,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   private sameFinal(row: JobRow, report: StatusReport): boolean {
-    if (!FINISHED.includes(row.status) || report.status === "running") return false;
+    if (!FINISHED_STATUSES.includes(row.status) || report.status === "running") return false;
     if (report.attempt !== undefined && report.attempt !== row.attempt) return false;
     return row.status === report.status || (row.status === "cancelled" && report.status === "failed");
   }

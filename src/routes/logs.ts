@@ -9,7 +9,7 @@ import { hostQueue } from "../host/stub";
 import { auth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
-import type { Job } from "../schemas/jobs";
+import { FINISHED_STATUSES, type Job } from "../schemas/jobs";
 
 /** A comment line this often keeps proxies from closing an idle stream, and finds clients that left. */
 const KEEPALIVE_MS = 15_000;
@@ -57,7 +57,7 @@ async function historyEvents(env: Env, job: Job, after: number): Promise<StreamE
   for (let lines = await jobLogLines(db, job.id, after, 1000); lines.length; lines = await jobLogLines(db, job.id, lines.at(-1)!.pos, 1000)) {
     events.push(...lines.map(logEvent));
   }
-  if (["succeeded", "failed", "cancelled"].includes(job.status)) events.push(endEvent(job));
+  if (FINISHED_STATUSES.includes(job.status)) events.push(endEvent(job));
   return events;
 }
 

@@ -4,6 +4,8 @@ import { HOST_NAME, SHA } from "./common";
 export const JOB_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const ACTIVE_STATUSES: readonly JobStatus[] = ["queued", "running"];
+/** The statuses a job ends in; the others are ACTIVE_STATUSES. */
+export const FINISHED_STATUSES: readonly string[] = JOB_STATUSES.filter((status) => !ACTIVE_STATUSES.includes(status));
 
 export const JobSchema = z
   .object({
