@@ -594,24 +594,16 @@ export class HostQueue extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
 
     const events: StreamEvent[] = [];
-    let close = false;
-    if (jobId) {
-      const row = this.one("SELECT * FROM jobs WHERE id = ?", jobId);
-      if (!row) return new Response("no such job", { status: 404 });
-      events.push(statusEvent(toJob(row)));
-      for (let lines = this.logs.read(jobId, after, 1000); lines.length; lines = this.logs.read(jobId, lines.at(-1)!.pos, 1000)) {
-        events.push(...lines.map(logEvent));
-      }
-      if (FINISHED_STATUSES.includes(row.status)) {
-        events.push(endEvent(toJob(row)));
-        close = true;
-      }
-    } else {
-      const start = after || Math.max(0, this.lastPos() - HOST_STREAM_BACKLOG);
-      for (let lines = this.logs.read(null, start, 1000); lines.length; lines = this.logs.read(null, lines.at(-1)!.pos, 1000)) {
-        events.push(...lines.map(logEvent));
-      }
+    const row = jobId ? this.one("SELECT * FROM jobs WHERE id = ?", jobId) : null;
+    if (jobId && !row) return new Response("no such job", { status: 404 });
+    if (row) events.push(statusEvent(toJob(row)));
+    // A job's stream replays all of its history; a host's, the newest HOST_STREAM_BACKLOG lines.
+    const start = jobId ? after : after || Math.max(0, this.lastPos() - HOST_STREAM_BACKLOG);
+    for (let lines = this.logs.read(jobId, start, 1000); lines.length; lines = this.logs.read(jobId, lines.at(-1)!.pos, 1000)) {
+      events.push(...lines.map(logEvent));
     }
+    const close = row !== null && FINISHED_STATUSES.includes(row.status);
+    if (close) events.push(endEvent(toJob(row)));
     this.ctx.acceptWebSocket(server, [jobId ? `job:${jobId}` : "host"]);
     for (const frame of frames(events)) server.send(frame);
     if (close) server.close(1000, "job finished");
