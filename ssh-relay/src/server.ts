@@ -23,7 +23,6 @@ export interface RelayServerOptions {
 type RunningDeploys = Map<string, AbortController>;
 
 const CANCEL_PATH = /^\/v1\/deploy\/([^/]+)\/cancel$/;
-const SSH_CODES = new Set(["host_key_mismatch", "auth_failed", "connect_failed", "timeout", "ssh_error"]);
 
 /**
  * The relay's HTTP server (docs/ssh-relay-api.md) on node:http: five routes
@@ -172,7 +171,6 @@ function routeOf(pathname: string): { name: "exec" | "deploy" | "metrics" } | { 
 /** A failure as an NDJSON `error` line's code and message; unknown errors reveal nothing. */
 function describe(err: unknown): { code: string; message: string } {
   if (err instanceof RelayError) {
-    if (SSH_CODES.has(err.code)) return { code: err.code, message: err.message };
     if (err.code === "cancelled") return { code: "ssh_error", message: "the command was stopped because the request was cancelled" };
     return { code: err.code, message: err.message };
   }
