@@ -51,7 +51,6 @@ export function poll(task, everyMs, expose) {
   };
   const wake = () => {
     if (document.visibilityState !== "visible" || abort.signal.aborted) return;
-    clearTimeout(timer);
     void tick();
   };
   expose?.(wake);
