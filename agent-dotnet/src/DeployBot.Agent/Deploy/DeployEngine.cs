@@ -36,6 +36,9 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
     public Task<DeployResult> DeployAsync(DeployJob job, IDeployLog log, CancellationToken cancellationToken) =>
         new Attempt(this, job, log).RunAsync(cancellationToken);
 
+    /// <summary>The first 12 characters of a container id or sha, as docker shows them.</summary>
+    public static string Short(string idOrSha) => idOrSha.Length > 12 ? idOrSha[..12] : idOrSha;
+
     /// <summary>Name the current container is parked under while its successor starts.</summary>
     public static string PreviousName(string container, string jobId)
     {
@@ -304,8 +307,6 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
             DockerApiException api => $"{api.EngineMessage} ({api.Request})",
             _ => ex.Message,
         };
-
-        private static string Short(string idOrSha) => idOrSha.Length > 12 ? idOrSha[..12] : idOrSha;
     }
 
     /// <summary>A failure whose message is already fit for the job log.</summary>

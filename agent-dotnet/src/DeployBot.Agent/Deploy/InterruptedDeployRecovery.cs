@@ -44,7 +44,7 @@ public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider
             if (holder is not null && holder.Labels.GetValueOrDefault(ContainerCreateBody.JobLabel) == jobId)
             {
                 await docker.RemoveContainerAsync(holder.Id, token);
-                log.Write(LogStreams.Stdout, $"removed {container} ({Short(holder.Id)}), created by the interrupted job {jobId}");
+                log.Write(LogStreams.Stdout, $"removed {container} ({DeployEngine.Short(holder.Id)}), created by the interrupted job {jobId}");
                 holder = null;
             }
             if (parked is null)
@@ -55,7 +55,7 @@ public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider
             if (holder is not null)
             {
                 // Someone else's container holds the name now: leave both alone rather than guess.
-                var problem = $"{container} is held by {Short(holder.Id)} (not created by job {jobId}); the previous release stays parked as {parkedName}";
+                var problem = $"{container} is held by {DeployEngine.Short(holder.Id)} (not created by job {jobId}); the previous release stays parked as {parkedName}";
                 log.Write(LogStreams.Stderr, problem);
                 return new RecoveryResult(false, problem);
             }
@@ -64,7 +64,7 @@ public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider
             {
                 await docker.StartContainerAsync(parked.Id, token);
             }
-            log.Write(LogStreams.Stdout, $"restored {parkedName} as {container} ({Short(parked.Id)}, image {parked.Image})");
+            log.Write(LogStreams.Stdout, $"restored {parkedName} as {container} ({DeployEngine.Short(parked.Id)}, image {parked.Image})");
             return new RecoveryResult(true, null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -79,6 +79,4 @@ public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider
             return new RecoveryResult(false, problem);
         }
     }
-
-    private static string Short(string id) => id.Length > 12 ? id[..12] : id;
 }
