@@ -151,9 +151,9 @@ export class SshPool {
       if (options.signal?.aborted) throw new RelayError("cancelled", "the command was cancelled");
       const client = await this.connection(target);
       const entry = this.#entries.get(poolKey(target));
-      let channel: ClientChannel;
+      let opened: OpenedExec;
       try {
-        channel = await openExec(client, withPgidReport(command));
+        opened = await openExec(client, withPgidReport(command));
       } catch (err) {
         // The server refused the channel (it carries a `reason`): the
         // connection is fine, say so. Otherwise the connection died under us
@@ -174,7 +174,7 @@ export class SshPool {
         entry.lastUsed = Date.now();
       }
       try {
-        return await runChannel(channel, options, (pgid) => this.#killGroup(client, target, pgid));
+        return await runChannel(opened, options, (pgid) => this.#killGroup(client, target, pgid));
       } finally {
         if (entry) {
           entry.active--;
@@ -285,7 +285,7 @@ export class SshPool {
   /** Best effort: `kill -s KILL -- -PGID` on a channel of its own, bounded to 10 s. */
   #killGroup(client: Client, target: SshTarget, pgid: number): void {
     openExec(client, shellQuote(killProcessGroup(pgid))).then(
-      (channel) => {
+      ({ channel }) => {
         channel.end();
         channel.resume();
         channel.stderr.resume();
@@ -342,8 +342,11 @@ interface ExitStatus {
   signal: string | null;
 }
 
-/** The exit status recorded for each channel from the moment it opened (see openExec). */
-const exits = new WeakMap<ClientChannel, ExitStatus>();
+/** An exec channel and its exit status, recorded from the moment it opened. */
+interface OpenedExec {
+  channel: ClientChannel;
+  exit: ExitStatus;
+}
 
 /**
  * Opens an exec channel. The `exit` listener goes on inside ssh2's callback,
@@ -352,18 +355,17 @@ const exits = new WeakMap<ClientChannel, ExitStatus>();
  * (a plain event, unlike the buffered output streams) before any awaiting code
  * runs, so a later listener would miss it.
  */
-function openExec(client: Client, command: string): Promise<ClientChannel> {
+function openExec(client: Client, command: string): Promise<OpenedExec> {
   return new Promise((resolve, reject) => {
     try {
       client.exec(command, (err, channel) => {
         if (err) return reject(err);
-        const status: ExitStatus = { code: null, signal: null };
-        exits.set(channel, status);
+        const exit: ExitStatus = { code: null, signal: null };
         channel.on("exit", (code: number | null, signalName?: string) => {
-          status.code = code;
-          status.signal = signalName ? signalName.replace(/^SIG/, "") : null;
+          exit.code = code;
+          exit.signal = signalName ? signalName.replace(/^SIG/, "") : null;
         });
-        resolve(channel);
+        resolve({ channel, exit });
       });
     } catch (err) {
       reject(err);
@@ -371,7 +373,7 @@ function openExec(client: Client, command: string): Promise<ClientChannel> {
   });
 }
 
-function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pgid: number) => void): Promise<ExecResult> {
+function runChannel({ channel, exit }: OpenedExec, options: ExecOptions, killGroup: (pgid: number) => void): Promise<ExecResult> {
   const { timeoutMs, maxOutputBytes, onStdout, onStderr, signal, stdin } = options;
   const started = performance.now();
   // stdin ends at once (after STDIN, if given), so a command that reads
@@ -453,9 +455,7 @@ function runChannel(channel: ClientChannel, options: ExecOptions, killGroup: (pg
           if (rest) sinks[stream]?.(rest);
         }
       }
-      const status = exits.get(channel);
-      const exitCode = status?.code ?? null;
-      const exitSignal = status?.signal ?? null;
+      const { code: exitCode, signal: exitSignal } = exit;
       if (exitCode === null && exitSignal === null) {
         reject(new RelayError("ssh_error", "the connection closed before the command exited"));
         return;
