@@ -5,12 +5,23 @@
 //   relay   node --test of ssh-relay/ (against its own sshd and the Docker engine)
 //   agent   dotnet test of agent-dotnet/ (unit, and integration against dockerd and the registry)
 //   faults  faults injected into real processes, and property-based fuzzing; writes RELIABILITY.md
-// `npm test -- worker` (or e2e, agent) runs just those. Services the suites need are started by
-// scripts/services/*.sh (see the README); a suite whose service is missing fails, it never skips.
+// `npm test -- worker` (or e2e, agent) runs just those. First the services those suites need (Docker and
+// the registry, sshd, Chromium) are checked: as root, missing ones are installed and started by the
+// idempotent scripts/services/*.sh; otherwise it stops at once and prints the one command to run.
+// A suite whose service is missing fails, it never skips.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { writeReliability } from "./reliability.mjs";
+import { ensureServices, SUITE_SERVICES } from "./services.mjs";
 
+// The suites, in the order they run, are those services.mjs knows the needs of.
+const chosen = process.argv.slice(2).filter((a) => a in SUITE_SERVICES);
+const names = chosen.length ? chosen : Object.keys(SUITE_SERVICES);
+const problem = await ensureServices(names);
+if (problem) {
+  console.error(`npm test: ${problem}`);
+  process.exit(1);
+}
 const out = ".test-out";
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -51,10 +62,9 @@ function dotnet(report) {
   return { passed: count("passed"), failed: count("failed") + count("error"), skipped: count("notExecuted"), ok: run.status === 0 };
 }
 
-const chosen = process.argv.slice(2).filter((a) => a in suites);
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let ok = true;
-for (const name of chosen.length ? chosen : Object.keys(suites)) {
+for (const name of names) {
   console.log(`\n=== ${name} ===`);
   const result = suites[name]();
   console.log(`=== ${name}: ${result.passed} passed, ${result.failed} failed${result.skipped ? `, ${result.skipped} skipped` : ""}`);
