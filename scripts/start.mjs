@@ -5,7 +5,8 @@
 // Worker as `wrangler deploy` would and serves it with workerd (scripts/local-worker.mjs), then runs
 // until interrupted. LOG_FILE=path appends the request log there too. `npm run dev` is the hot-reload loop.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { homedir } from "node:os";
 import { prepareWorker, runWorker } from "./local-worker.mjs";
 
@@ -48,7 +49,13 @@ try {
 }
 // workerd is a child: it ends with this process, however this process ends (the relay's own signal handlers
 // exit it once its connections are closed).
-process.on("exit", () => worker.kill("SIGTERM"));
+process.on("exit", () => {
+  worker.kill("SIGTERM");
+  rmSync(pidFile, { force: true });
+});
+// `npm run restore` refuses to swap the state under a running controller: this file says one runs.
+const pidFile = join(outdir, "pid");
+writeFileSync(pidFile, String(process.pid));
 worker.on("exit", (code) => {
   console.error(`workerd exited (${code ?? "signal"}): the controller stops`);
   process.exit(code || 1);
