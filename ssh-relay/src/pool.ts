@@ -4,6 +4,7 @@ import { killProcessGroup, PGID_MARKER, withPgidReport } from "./commands.ts";
 import { RelayError } from "./errors.ts";
 import { fingerprint, hostKeyAlgorithms, keyType, parsePublicKeyLine } from "./host-key.ts";
 import { silentLogger, type Logger } from "./log.ts";
+import { Reachability, type ReachabilityInfo, type ReachabilityOptions } from "./reachability.ts";
 import { shellQuote } from "./quote.ts";
 
 /** A target host as apps.yaml describes it (docs/ssh-relay-api.md, "The target"). */
@@ -25,6 +26,8 @@ export interface SshPoolOptions {
   /** A connection with no command for this long is closed. */
   idleTimeoutMs?: number;
   logger?: Logger;
+  /** How often a target with no open connection is checked again when asked about (reach()). */
+  reachability?: ReachabilityOptions;
 }
 
 export interface ExecOptions {
@@ -96,6 +99,7 @@ export class SshPool {
   readonly #entries = new Map<string, Entry>();
   readonly #connects = new Map<string, number>();
   readonly #reaper: NodeJS.Timeout;
+  readonly #reachability: Reachability;
 
   constructor({
     privateKey,
@@ -104,6 +108,7 @@ export class SshPool {
     readyTimeoutMs = 20_000,
     idleTimeoutMs = 15 * 60_000,
     logger = silentLogger,
+    reachability = {},
   }: SshPoolOptions) {
     if (privateKey !== null) {
       const parsed = utils.parseKey(privateKey);
@@ -116,6 +121,7 @@ export class SshPool {
     this.#readyTimeoutMs = readyTimeoutMs;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#logger = logger;
+    this.#reachability = new Reachability(reachability);
     this.#reaper = setInterval(() => this.#reapIdle(), Math.min(60_000, idleTimeoutMs)).unref();
   }
 
@@ -133,12 +139,31 @@ export class SshPool {
     }));
   }
 
+  /**
+   * What the pool knows about reaching each target (the Worker's host listing shows it). A target with no
+   * open connection that was never tried, or last tried a while ago, gets a connection attempt in the
+   * background, so that a later answer knows more; this answer never waits for it.
+   */
+  reach(targets: SshTarget[]): ReachabilityInfo[] {
+    return targets.map((target) => {
+      const key = poolKey(target);
+      if (!this.#entries.has(key) && this.#reachability.due(key)) this.connection(target).catch(() => undefined);
+      return this.#reachability.info(key, target.name);
+    });
+  }
+
   /** The open connection to TARGET, opening one when there is none. */
   async connection(target: SshTarget): Promise<Client> {
     const key = poolKey(target);
     const existing = this.#entries.get(key);
     if (existing) return existing.ready;
-    return this.#open(key, target).ready;
+    try {
+      return this.#open(key, target).ready;
+    } catch (err) {
+      // Refused before any network I/O (no key, a bad host_key pin): as unreachable as a refused login.
+      if (err instanceof RelayError) this.#reachability.failed(key, err);
+      throw err;
+    }
   }
 
   /**
@@ -221,6 +246,7 @@ export class SshPool {
         if (settled) return;
         settled = true;
         this.#logger.warn("ssh connect failed", { target: target.name, code: error.code, error: error.message });
+        this.#reachability.failed(key, error);
         reject(error);
       };
       client.once("ready", () => {
@@ -231,12 +257,15 @@ export class SshPool {
         entry.connected = true;
         entry.since = new Date();
         this.#connects.set(key, (this.#connects.get(key) ?? 0) + 1);
+        this.#reachability.connected(key);
         this.#logger.info("ssh connected", { target: target.name, address: target.address, port: target.port, user: target.user });
         resolve(client);
       });
       client.on("error", (err: Error & { level?: string }) => {
         if (settled) {
           this.#logger.warn("ssh connection error", { target: target.name, error: err.message, ssh_level: err.level });
+          // A keep-alive timeout or a reset: the host stopped answering on a connection that worked.
+          this.#reachability.failed(key, new RelayError("connect_failed", `the connection to ${where} was lost: ${err.message}`));
           return;
         }
         fail(classify(err, mismatch, target, where, pinned.type));

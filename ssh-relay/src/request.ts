@@ -43,18 +43,18 @@ const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 
-export function parseTarget(value: unknown): SshTarget {
-  const target = object(value, "target");
-  const name = string(target.name, "target.name", { max: 253 });
-  const address = string(target.address, "target.address", { max: 253 });
-  if (address.startsWith("-") || /\s/.test(address)) invalid("target.address must be a host name or IP address");
-  const port = target.port === undefined ? 22 : integer(target.port, "target.port", 1, 65535);
-  const user = string(target.user, "target.user", { max: 64 });
-  const hostKey = string(target.host_key, "target.host_key", { max: 16384 });
+export function parseTarget(value: unknown, what = "target"): SshTarget {
+  const target = object(value, what);
+  const name = string(target.name, `${what}.name`, { max: 253 });
+  const address = string(target.address, `${what}.address`, { max: 253 });
+  if (address.startsWith("-") || /\s/.test(address)) invalid(`${what}.address must be a host name or IP address`);
+  const port = target.port === undefined ? 22 : integer(target.port, `${what}.port`, 1, 65535);
+  const user = string(target.user, `${what}.user`, { max: 64 });
+  const hostKey = string(target.host_key, `${what}.host_key`, { max: 16384 });
   try {
     parsePublicKeyLine(hostKey);
   } catch (err) {
-    invalid(`target.host_key: ${(err as Error).message}`);
+    invalid(`${what}.host_key: ${(err as Error).message}`);
   }
   return { name, address, port, user, host_key: hostKey };
 }
@@ -72,6 +72,15 @@ export function parseExecRequest(body: unknown): ExecRequest {
 
 export function parseMetricsRequest(body: unknown): { target: SshTarget } {
   return { target: parseTarget(object(body, "body").target) };
+}
+
+/** Most targets one reachability question may name (a fleet's ssh hosts). */
+export const REACHABILITY_MAX_TARGETS = 1000;
+
+export function parseReachabilityRequest(body: unknown): { targets: SshTarget[] } {
+  const targets = array(object(body, "body").targets, "targets");
+  if (targets.length > REACHABILITY_MAX_TARGETS) invalid(`targets may name at most ${REACHABILITY_MAX_TARGETS} hosts`);
+  return { targets: targets.map((target, i) => parseTarget(target, `targets.${i}`)) };
 }
 
 export function parseDeployRequest(body: unknown): DeployRequest {

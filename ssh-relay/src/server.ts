@@ -5,7 +5,7 @@ import { RelayError, toErrorBody } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { collectMetrics } from "./metrics.ts";
 import type { SshPool } from "./pool.ts";
-import { parseDeployRequest, parseExecRequest, parseMetricsRequest } from "./request.ts";
+import { parseDeployRequest, parseExecRequest, parseMetricsRequest, parseReachabilityRequest } from "./request.ts";
 import { createPoolRunner } from "./runner.ts";
 
 export interface RelayServerOptions {
@@ -66,6 +66,8 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
       const body = await readBody(req, maxBodyBytes);
       if (route.name === "exec") return await handleExec(res, body);
       if (route.name === "deploy") return await handleDeploy(res, body);
+      // Answers at once with what the pool knows; targets it knows nothing recent about are checked meanwhile.
+      if (route.name === "reachability") return sendJson(res, 200, { hosts: pool.reach(parseReachabilityRequest(body).targets) });
       return await handleMetrics(res, body);
     } catch (err) {
       if (!(err instanceof RelayError)) logger.error("unexpected error", { path: url.pathname, error: (err as Error)?.message });
@@ -159,8 +161,9 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
   }
 }
 
-function routeOf(pathname: string): { name: "exec" | "deploy" | "metrics" } | { name: "cancel"; jobId: string } | null {
+function routeOf(pathname: string): { name: "exec" | "deploy" | "metrics" | "reachability" } | { name: "cancel"; jobId: string } | null {
   if (pathname === "/v1/exec") return { name: "exec" };
+  if (pathname === "/v1/reachability") return { name: "reachability" };
   if (pathname === "/v1/deploy") return { name: "deploy" };
   if (pathname === "/v1/metrics") return { name: "metrics" };
   const cancel = CANCEL_PATH.exec(pathname);
