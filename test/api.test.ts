@@ -179,7 +179,7 @@ describe("with the test apps.yaml", () => {
       expect(status).toBe(200);
       expect(body.hosts.map((h: any) => h.name)).toEqual(["host-01", "host-02", "host-03"]);
       for (const host of body.hosts) {
-        expect(Object.keys(host).sort()).toEqual(["agent_id", "last_heartbeat_at", "mode", "name", "online", "queued", "running_job_id"]);
+        expect(Object.keys(host).sort()).toEqual(["agent_id", "last_connected_at", "last_heartbeat_at", "mode", "name", "online", "queued", "reach_error", "reachable", "running_job_id", "unreachable_since"]);
       }
       expect(body.hosts[2]).toMatchObject({ name: "host-03", mode: "ssh" });
     });

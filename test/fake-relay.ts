@@ -6,6 +6,8 @@
 //   deploy image tag ":drop"     → a log line, then the stream ends with no result
 //   target address "10.9.9.9"    → error host_key_mismatch (deploy, exec and metrics)
 //   exec command "break"         → the stream breaks after some output (the relay died)
+//   reachability: address "10.9.9.9" unreachable (host_key_mismatch) since 2026-01-02, "10.7.7.7" never
+//   tried (null), any other reachable; a target named "relay-breaks" makes the relay answer 500
 //   anything else                → logs, then result succeeded
 // The real relay is tested against a real sshd in ssh-relay/ and in the e2e suite.
 
@@ -73,6 +75,17 @@ export async function fakeRelay(request: Request): Promise<Response> {
       if (exit) send({ type: "stderr", data: "failing on purpose\n" });
       send({ type: "exit", exit_code: exit ? Number(exit) : 0, duration_ms: 12, truncated: false });
     });
+  }
+  if (url.pathname === "/v1/reachability") {
+    if (body.targets.some((t: any) => t.name === "relay-breaks")) return new Response("boom", { status: 500 });
+    const hosts = body.targets.map((t: any) => {
+      if (t.address === "10.9.9.9") {
+        return { name: t.name, reachable: false, last_connected_at: "2026-01-01T00:00:00.000Z", unreachable_since: "2026-01-02T00:00:00.000Z", error: { code: mismatch.code, message: mismatch.message } };
+      }
+      if (t.address === "10.7.7.7") return { name: t.name, reachable: null, last_connected_at: null, unreachable_since: null, error: null };
+      return { name: t.name, reachable: true, last_connected_at: "2026-01-03T00:00:00.000Z", unreachable_since: null, error: null };
+    });
+    return Response.json({ hosts });
   }
   if (url.pathname === "/v1/metrics") {
     if (badKey) return Response.json({ error: { code: mismatch.code, message: mismatch.message } }, { status: 502 });

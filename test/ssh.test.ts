@@ -151,3 +151,42 @@ describe("GET /v1/ssh/metrics/{hostname}", () => {
     expect((await callJson("/v1/ssh/metrics/ssh-02")).status).toBe(502);
   });
 });
+
+describe("GET /v1/hosts: what is known about reaching ssh hosts", () => {
+  const host = async (name: string) => (await callJson("/v1/hosts")).body.hosts.find((h: any) => h.name === name);
+
+  it("shows a host the relay reaches as online, with its last connection", async () => {
+    expect(await host("ssh-01")).toMatchObject({ mode: "ssh", online: true, reachable: true, last_connected_at: "2026-01-03T00:00:00.000Z", unreachable_since: null, reach_error: null });
+    expect((await callJson("/v1/hosts/ssh-01")).body).toMatchObject({ online: true, reachable: true });
+  });
+
+  it("shows a host the relay cannot reach as offline, since when, and why", async () => {
+    expect(await host("ssh-02")).toMatchObject({
+      online: false,
+      reachable: false,
+      last_connected_at: "2026-01-01T00:00:00.000Z",
+      unreachable_since: "2026-01-02T00:00:00.000Z",
+      reach_error: { code: "host_key_mismatch" },
+    });
+  });
+
+  it("leaves agent hosts to their heartbeats (reachability fields null)", async () => {
+    expect(await host("agent-01")).toMatchObject({ mode: "agent", reachable: null, last_connected_at: null, unreachable_since: null, reach_error: null });
+  });
+
+  it("says unknown, not online, when the relay has not tried yet or cannot be asked", async () => {
+    const hosts = (extra: string) => `${config.replace("apps:", `  ${extra}\napps:`)}`;
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    expect((await putConfig(hosts(`ssh-new: { mode: ssh, ssh: { address: 10.7.7.7, user: deploy, host_key: "${key}" } }`))).status).toBe(200);
+    expect(await host("ssh-new")).toMatchObject({ online: false, reachable: null, reach_error: null });
+
+    expect((await putConfig(hosts(`relay-breaks: { mode: ssh, ssh: { address: 10.6.6.6, user: deploy, host_key: "${key}" } }`))).status).toBe(200);
+    const listed = await callJson("/v1/hosts");
+    expect(listed.status).toBe(200);
+    for (const name of ["ssh-01", "relay-breaks"]) {
+      expect(listed.body.hosts.find((h: any) => h.name === name)).toMatchObject({ online: false, reachable: null, reach_error: { code: "relay_unavailable" } });
+    }
+    expect(listed.body.hosts.find((h: any) => h.name === "agent-01").reach_error).toBeNull();
+    expect((await putConfig(config)).status).toBe(200);
+  });
+});
