@@ -97,9 +97,21 @@ describe("jobs and hosts", () => {
     expect(await ctl(["jobs", "show", "nope"])).toMatchObject({ code: 1, stderr: "ctl: no such job (job_not_found, 404)\n" });
 
     const hosts = await ctl(["hosts"]);
-    expect(hosts.stdout).toMatch(/^NAME\s+MODE\s+ONLINE\s+HEARTBEAT\s+QUEUED\s+RUNNING\s+AGENT\ncli-01\s+agent\s+no\s+-\s+0\s+-\s+-\ncli-02\s+agent/);
+    expect(hosts.stdout).toMatch(/^NAME\s+MODE\s+ONLINE\s+HEARTBEAT\s+REACH\s+QUEUED\s+RUNNING\s+AGENT\ncli-01\s+agent\s+no\s+-\s+-\s+0\s+-\s+-\ncli-02\s+agent/);
     const hostsJson = JSON.parse((await ctl(["hosts", "--json"])).stdout);
-    expect(hostsJson.hosts[0]).toEqual({ name: "cli-01", mode: "agent", online: false, last_heartbeat_at: null, agent_id: null, queued: 0, running_job_id: null });
+    expect(hostsJson.hosts[0]).toEqual({
+      name: "cli-01",
+      mode: "agent",
+      online: false,
+      last_heartbeat_at: null,
+      agent_id: null,
+      queued: 0,
+      running_job_id: null,
+      reachable: null,
+      last_connected_at: null,
+      unreachable_since: null,
+      reach_error: null,
+    });
   });
 
   it("says clearly what is wrong: a refused token, an unreachable controller, a missing argument", async () => {

@@ -1,24 +1,29 @@
 import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
-import { api, E2E_SECRETS, startController, type Controller } from "./controller.ts";
+import { TestSshd } from "../../ssh-relay/test/helpers/sshd.ts";
+import { api, E2E_SECRETS, freePort, startController, type Controller } from "./controller.ts";
 import { audit } from "./dashboard/a11y.ts";
 import { launchBrowser, screenshot, SCREENSHOTS, type Browser } from "./dashboard/browser.ts";
 import { ScriptedAgent } from "./scripted-agent.ts";
+import { RELAY_TOKEN, RelayProcess } from "./ssh-stack.ts";
 
 // The web dashboard in a real browser (Debian's chromium through playwright-core) against
 // `wrangler dev` serving both the static files (wrangler [assets]) and the API, with a scripted
-// agent playing the host. The tests run in order and share one signed-in tab.
+// agent playing the host, and the real ssh-relay with a real sshd for the ssh host. The tests run in order
+// and share one signed-in tab.
 
 const TOKEN = E2E_SECRETS.DEPLOYBOT_API_TOKENS;
-const config = `version: 1
+// edge-01, the ssh host, points at a port where nothing listens (the relay cannot reach it) until the hosts
+// test points it at the sshd.
+const sshConfig = (port: number) => `version: 1
 defaults: { lease: 60s, retries: 1 }
 hosts:
   web-01: { mode: agent }
   web-02: { mode: agent }
   edge-01:
     mode: ssh
-    ssh: { address: 203.0.113.10, port: 22, user: deploy, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDashboardTestKeyOnly" }
+    ssh: { address: 127.0.0.1, port: ${port}, user: ${sshd.user}, host_key: "${sshd.hostKey.publicKey}" }
 apps:
   web:
     repo: acme/web
@@ -34,6 +39,9 @@ apps:
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 
 let controller: Controller;
+let sshd: TestSshd;
+let relay: RelayProcess;
+let config: string;
 let browser: Browser;
 let page: Page;
 let agent: ScriptedAgent;
@@ -41,7 +49,13 @@ let agent: ScriptedAgent;
 const jobs: Record<string, string> = {};
 
 beforeAll(async () => {
-  [controller, browser] = await Promise.all([startController(), launchBrowser()]);
+  sshd = new TestSshd();
+  await sshd.start();
+  relay = new RelayProcess(await freePort(), sshd.clientKey.privateKey);
+  await relay.start();
+  config = sshConfig(await freePort());
+  const vars = { SSH_RELAY_URL: relay.url, SSH_RELAY_TOKEN: RELAY_TOKEN };
+  [controller, browser] = await Promise.all([startController({ vars }), launchBrowser()]);
   page = browser.page;
   const put = await api(controller, "/v1/config", { method: "PUT", body: config, headers: { "content-type": "application/yaml" } });
   expect(put.status).toBe(200);
@@ -52,6 +66,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await controller?.dispose();
+  await relay?.kill();
+  await sshd?.dispose();
 });
 const pageErrors: string[] = [];
 // A failing test leaves a picture of the page and what it said.
@@ -120,7 +136,9 @@ describe("hosts", () => {
   it("lists every host with its mode and state, and follows an agent coming online", async () => {
     const row = (name: string) => page.locator(`tr[data-host="${name}"]`);
     await poll(() => row("web-01").textContent()).toContain("offline");
-    expect(await row("edge-01").textContent()).toMatch(/ssh.*via SSH/);
+    // The relay has tried edge-01's address and failed: the badge says so, since when, and why.
+    await poll(() => row("edge-01").locator(".badge").textContent()).toBe("unreachable");
+    expect(await row("edge-01").textContent()).toMatch(/ssh.*unreachable.*since.*(just now|ago).*connect_failed: could not connect to edge-01/);
     expect(await row("web-01").textContent()).toContain("never");
 
     agent = await ScriptedAgent.register(controller, "web-01");
@@ -130,6 +148,21 @@ describe("hosts", () => {
     expect(await row("web-02").textContent()).toContain("offline");
     expect(await audit(page)).toEqual([]);
     await screenshot(page, "2-hosts");
+  });
+
+  it("shows an ssh host as reachable once the relay connects to it, with when", async () => {
+    const row = page.locator('tr[data-host="edge-01"]');
+    const put = (body: string) => api(controller, "/v1/config", { method: "PUT", body, headers: { "content-type": "application/yaml" } });
+    expect((await put(sshConfig(sshd.port))).status).toBe(200);
+    try {
+      await poll(() => row.locator(".badge").textContent()).toBe("reachable");
+      expect(await row.textContent()).toMatch(/reachable via SSH.*(just now|ago)/);
+      expect(await row.locator(".reach-error").count()).toBe(0);
+      expect(await audit(page)).toEqual([]);
+      await screenshot(page, "2b-hosts-ssh-reachable");
+    } finally {
+      expect((await put(config)).status).toBe(200);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, sendPush, waitForJobEnd } from "./controller.ts";
+import { api, freePort, sendPush, waitForJobEnd } from "./controller.ts";
 import { startSshStack, type SshStack } from "./ssh-stack.ts";
 
 // Agentless mode end to end: signed push → controller → real relay → real sshd → real Docker.
@@ -144,5 +144,40 @@ describe("ctl ssh", () => {
     expect(metrics.stdout).toContain(stack.container);
     expect(JSON.parse(ctl("ssh", "metrics", "ssh-e2e", "--json").stdout)).toMatchObject({ load: expect.any(Array) });
     expect(ctl("ssh", "exec", "nope", "--", "true")).toMatchObject({ code: 1, stderr: expect.stringMatching(/not in apps.yaml \(unknown_host, 404\)/) });
+  });
+});
+
+describe("what ctl hosts and GET /v1/hosts know about reaching ssh hosts", () => {
+  it("shows a host that answers as reachable, and one whose address does not answer as unreachable since then, with the error", async () => {
+    const deadPort = await freePort();
+    const withDead = stack.config().replace("apps:", `  ssh-dead:\n    mode: ssh\n    ssh: { address: 127.0.0.1, port: ${deadPort}, user: ${stack.sshd.user}, host_key: "${stack.sshd.hostKey.publicKey}" }\napps:`);
+    const put = await api(stack.controller, "/v1/config", { method: "PUT", body: withDead, headers: { "content-type": "application/yaml" } });
+    expect(put.status).toBe(200);
+    try {
+      // The relay answers from what it knows and checks hosts it has not tried: ask until both are known.
+      let hosts: any[] = [];
+      for (let i = 0; i < 100; i++) {
+        hosts = ((await (await api(stack.controller, "/v1/hosts")).json()) as any).hosts;
+        if (hosts.every((h) => h.reachable !== null)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const byName = Object.fromEntries(hosts.map((h) => [h.name, h]));
+      expect(byName["ssh-e2e"]).toMatchObject({ online: true, reachable: true, unreachable_since: null, reach_error: null });
+      expect(Date.parse(byName["ssh-e2e"].last_connected_at)).toBeGreaterThan(0);
+      expect(byName["ssh-dead"]).toMatchObject({ online: false, reachable: false, last_connected_at: null, reach_error: { code: "connect_failed" } });
+      expect(byName["ssh-dead"].reach_error.message).toContain(`127.0.0.1:${deadPort}`);
+      expect(Date.now() - Date.parse(byName["ssh-dead"].unreachable_since)).toBeLessThan(60_000);
+
+      const cli = new URL("../../cli/dist/cli/src/cli.js", import.meta.url).pathname;
+      const table = execFileSync(process.execPath, [cli, "hosts"], {
+        encoding: "utf8",
+        env: { ...process.env, DEPLOYBOT_URL: stack.controller.url, DEPLOYBOT_TOKEN: "e2e-admin-token", NO_COLOR: "1" },
+      });
+      expect(table).toMatch(/^NAME\s+MODE\s+ONLINE\s+HEARTBEAT\s+REACH\s+/);
+      expect(table).toMatch(/\nssh-dead\s+ssh\s+no\s+-\s+no since \d+s ago: connect_failed\s/);
+      expect(table).toMatch(/\nssh-e2e\s+ssh\s+yes\s+-\s+yes, connected \d+[smh] ago\s/);
+    } finally {
+      await api(stack.controller, "/v1/config", { method: "PUT", body: stack.config(), headers: { "content-type": "application/yaml" } });
+    }
   });
 });

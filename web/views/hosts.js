@@ -7,7 +7,8 @@ import { confirmAction, errorBox, poll } from "../lib/ui.js";
 const REFRESH_MS = 3000;
 
 /**
- * Every host in apps.yaml: mode, online or not and its last heartbeat, the running job and the
+ * Every host in apps.yaml: mode, online or not and when it was last seen (an agent's heartbeat, or the
+ * ssh-relay's last connection to an ssh host, and since when it cannot reach it), the running job and the
  * queue. Polls /v1/hosts every few seconds while the tab is visible.
  * @type {import("../app.js").Page}
  */
@@ -77,7 +78,7 @@ function table(hosts, jobs, revoke) {
   return h(
     "table",
     { class: "stack", "aria-label": "Hosts" },
-    h("thead", null, h("tr", null, ["Host", "Mode", "State", "Last heartbeat", "Running", "Queued", "Agent"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", null, h("tr", null, ["Host", "Mode", "State", "Last seen", "Running", "Queued", "Agent"].map((c) => h("th", { scope: "col" }, c)))),
     h(
       "tbody",
       null,
@@ -88,8 +89,8 @@ function table(hosts, jobs, revoke) {
           { "data-host": host.name },
           h("th", { scope: "row", "data-label": "Host" }, h("a", { href: `#/jobs?host=${encodeURIComponent(host.name)}` }, host.name)),
           h("td", { "data-label": "Mode" }, host.mode),
-          h("td", { "data-label": "State" }, host.mode === "ssh" ? h("span", { class: "state state-ssh" }, "via SSH") : badge(host.online ? "online" : "offline")),
-          h("td", { "data-label": "Last heartbeat" }, host.mode === "ssh" ? h("span", { class: "muted" }, "n/a") : time(host.last_heartbeat_at, "never")),
+          h("td", { "data-label": "State" }, host.mode === "ssh" ? sshState(host) : badge(host.online ? "online" : "offline")),
+          h("td", { "data-label": "Last seen" }, time(host.mode === "ssh" ? host.last_connected_at : host.last_heartbeat_at, "never")),
           h(
             "td",
             { "data-label": "Running" },
@@ -113,4 +114,16 @@ function table(hosts, jobs, revoke) {
       }),
     ),
   );
+}
+
+/**
+ * An ssh host as the relay knows it: reachable, unreachable since a time and why, or not known yet (the
+ * relay has not tried, or could not be asked: the reason is shown).
+ * @param {any} host
+ */
+function sshState(host) {
+  if (host.reachable === true) return [badge("reachable"), " ", h("span", { class: "muted small" }, "via SSH")];
+  const why = host.reach_error ? h("div", { class: "muted small reach-error" }, `${host.reach_error.code}: ${host.reach_error.message}`) : null;
+  if (host.reachable === false) return [badge("unreachable"), " ", h("span", { class: "muted small" }, "since "), time(host.unreachable_since), why];
+  return [badge("unknown"), " ", h("span", { class: "muted small" }, host.reach_error ? "via SSH" : "via SSH, checking…"), why];
 }

@@ -10,10 +10,22 @@ interface Host {
   agent_id: string | null;
   queued: number;
   running_job_id: string | null;
+  reachable: boolean | null;
+  last_connected_at: string | null;
+  unreachable_since: string | null;
+  reach_error: { code: string; message: string } | null;
+}
+
+/** ssh hosts: what the relay knows ("yes, connected 2m ago", "no since 5m ago: connect_failed"); agent hosts: "-". */
+function reach(h: Host): string {
+  if (h.mode !== "ssh") return "-";
+  if (h.reachable === true) return `yes, connected ${ago(h.last_connected_at)}`;
+  if (h.reachable === false) return `no since ${ago(h.unreachable_since)}: ${h.reach_error?.code ?? "unknown error"}`;
+  return h.reach_error ? `unknown: ${h.reach_error.code}` : "checking";
 }
 
 export default defineCommand({
-  meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat, queue, running job and agent id.", examples: ["ctl hosts --json"] },
+  meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat (agents) or reachability (ssh), queue, running job and agent id.", examples: ["ctl hosts --json"] },
   args: commonArgs,
   async run({ args }) {
     const { body } = await clientFrom(args).json<{ hosts: Host[] }>("GET", "/v1/hosts");
@@ -24,6 +36,7 @@ export default defineCommand({
         { header: "MODE", value: (h) => h.mode },
         { header: "ONLINE", value: (h) => (h.online ? "yes" : "no"), style: (t, h) => (h.online ? color.green(t) : color.red(t)) },
         { header: "HEARTBEAT", value: (h) => (h.mode === "ssh" ? "-" : ago(h.last_heartbeat_at)) },
+        { header: "REACH", value: reach, style: (t, h) => (h.reachable === false ? color.red(t) : t) },
         { header: "QUEUED", value: (h) => String(h.queued) },
         { header: "RUNNING", value: (h) => h.running_job_id ?? "-" },
         { header: "AGENT", value: (h) => h.agent_id ?? "-" },
