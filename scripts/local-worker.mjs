@@ -38,7 +38,7 @@ export function prepareWorker(config, outdir) {
     // V8's young generation capped at 1 MiB a semi-space (default 16): workerd's RSS under steady load levels
     // off about 100 MiB lower (a bare Worker after 50,000 requests: ~300 MiB instead of ~420). It is written
     // into the configuration as its v8Flags.
-    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: "--max-semi-space-size=1" },
+    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: process.env.DEPLOYBOT_WORKERD_V8_FLAGS ?? "--max-semi-space-size=1" },
   });
   if (capture.signal !== "SIGKILL" || !existsSync(join(outdir, "workerd.capnp"))) {
     throw new Error(`preparing workerd's configuration failed:\n${capture.stdout}${capture.stderr}`);
