@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { JOB_STATUSES, type JobSnapshot } from "../schemas/jobs";
 
 /**
  * Job history. The host's Durable Object is the source of truth; rows here are
@@ -8,6 +9,7 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 export const jobs = sqliteTable(
   "jobs",
   {
+    // Keys are the API's snake_case names: a row is a JobSnapshot (checked below), mapped by nothing.
     id: text("id").primaryKey(),
     app: text("app").notNull(),
     repo: text("repo").notNull(),
@@ -15,26 +17,31 @@ export const jobs = sqliteTable(
     sha: text("sha").notNull(),
     host: text("host").notNull(),
     mode: text("mode", { enum: ["agent", "ssh"] }).notNull(),
-    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "cancelled"] }).notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
     attempt: integer("attempt").notNull(),
-    agentId: text("agent_id"),
+    agent_id: text("agent_id"),
     trigger: text("trigger").notNull(),
-    deliveryId: text("delivery_id"),
-    createdAt: text("created_at").notNull(),
-    startedAt: text("started_at"),
-    finishedAt: text("finished_at"),
-    exitCode: integer("exit_code"),
+    delivery_id: text("delivery_id"),
+    created_at: text("created_at").notNull(),
+    started_at: text("started_at"),
+    finished_at: text("finished_at"),
+    exit_code: integer("exit_code"),
     error: text("error"),
     version: integer("version").notNull(),
   },
   (t) => [
-    index("jobs_created_idx").on(t.createdAt, t.id),
-    index("jobs_host_idx").on(t.host, t.createdAt),
-    index("jobs_app_idx").on(t.app, t.createdAt),
-    index("jobs_status_idx").on(t.status, t.createdAt),
-    index("jobs_repo_ref_idx").on(t.repo, t.ref, t.createdAt),
+    index("jobs_created_idx").on(t.created_at, t.id),
+    index("jobs_host_idx").on(t.host, t.created_at),
+    index("jobs_app_idx").on(t.app, t.created_at),
+    index("jobs_status_idx").on(t.status, t.created_at),
+    index("jobs_repo_ref_idx").on(t.repo, t.ref, t.created_at),
   ],
 );
+
+/** Compile-time proof that the table and JobSchema describe the same job: a drift fails `tsc`. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const jobTableMatchesSchema: Same<typeof jobs.$inferSelect, JobSnapshot> = true;
+void jobTableMatchesSchema;
 
 /** Registered agents. Only a SHA-256 hash of each agent's token is kept. */
 export const agents = sqliteTable(

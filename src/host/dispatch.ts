@@ -3,7 +3,7 @@ import { appsForRepo, normaliseRef, renderDeploy, type AppsConfig } from "../con
 import { latestPushedSha } from "../db/queries";
 import { ApiError } from "../errors";
 import type { Env } from "../env";
-import type { EnqueueRequest, EnqueueResult } from "./host-queue";
+import type { EnqueueRequest, EnqueueResult } from "./contract";
 import { hostQueue } from "./stub";
 import { sshTarget } from "../ssh/target";
 

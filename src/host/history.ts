@@ -1,5 +1,6 @@
 import { drizzle } from "drizzle-orm/d1";
-import { insertLogLines, upsertJobSnapshots, type JobSnapshot } from "../db/queries";
+import { insertLogLines, upsertJobSnapshots } from "../db/queries";
+import type { JobSnapshot } from "../schemas/jobs";
 import type { LogLine } from "./logs";
 
 /** Where a host's job transitions end up: D1 in production, anything in a test. */

@@ -1,5 +1,5 @@
 /**
- * The host object's own SQLite schema, as numbered steps. Each object applies
+ * The host object's own SQLite schema, every table of every room, as numbered steps. Each object applies
  * the steps it has not seen, in its constructor, so a deployed object upgrades
  * itself the first time new code touches it.
  */
@@ -39,6 +39,36 @@ const STEPS: string[][] = [
   ["ALTER TABLE jobs ADD COLUMN target TEXT"],
   // Agents revoked by DELETE /v1/agents/{id}: refused here at once, whatever a Worker isolate has cached.
   ["CREATE TABLE revoked_agents (agent_id TEXT PRIMARY KEY, at INTEGER NOT NULL)"],
+  // The timers, outbox and log tables, once created by their rooms' constructors (IF NOT EXISTS: an
+  // object from then already has them). From here on every table changes only through a step.
+  [
+    `CREATE TABLE IF NOT EXISTS timers (
+      kind TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL,
+      PRIMARY KEY (kind, key)
+    )`,
+    `CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL,
+      snapshot TEXT NOT NULL
+    )`,
+    `CREATE TABLE IF NOT EXISTS logs (
+      pos INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      shipped INTEGER NOT NULL DEFAULT 0
+    )`,
+    "CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, pos)",
+    "CREATE INDEX IF NOT EXISTS logs_unshipped ON logs (shipped, pos)",
+    `CREATE TABLE IF NOT EXISTS logs_pending (
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      PRIMARY KEY (job_id, attempt, seq)
+    )`,
+    `CREATE TABLE IF NOT EXISTS log_state (
+      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, next_seq INTEGER NOT NULL,
+      bytes INTEGER NOT NULL, lines INTEGER NOT NULL, limited INTEGER NOT NULL
+    )`,
+  ],
 ];
 
 export function migrate(sql: SqlStorage): void {

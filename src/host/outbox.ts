@@ -1,4 +1,5 @@
-import type { JobSnapshot } from "../db/queries";
+import type { JobSnapshot } from "../schemas/jobs";
+import type { Clock } from "./clock";
 import type { HistoryWriter } from "./history";
 import type { LogStore } from "./logs";
 import type { Schedule } from "./schedule";
@@ -27,13 +28,8 @@ export class Outbox {
     private readonly schedule: Schedule,
     private readonly logs: LogStore,
     public writer: HistoryWriter,
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      job_id TEXT NOT NULL,
-      snapshot TEXT NOT NULL
-    )`);
-  }
+    private readonly clock: Clock,
+  ) {}
 
   /** Adds a snapshot. Call inside the same synchronous block as the change it records. */
   add(snapshot: JobSnapshot, now: number): void {
@@ -77,7 +73,7 @@ export class Outbox {
     } catch (err) {
       const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
       this.failures += 1;
-      this.schedule.set("outbox", "", Date.now() + delay);
+      this.schedule.set("outbox", "", this.clock.now() + delay);
       // Log the first failure of a run only; the alarm keeps retrying quietly.
       if (this.failures === 1) {
         console.warn(

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { loadRunningConfig } from "../config/current";
-import { getJob, jobLogLines } from "../db/queries";
+import { jobLogLines } from "../db/queries";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { endEvent, logEvent, statusEvent, toSse, type StreamEvent } from "../host/stream";
-import { hostQueue } from "../host/stub";
+import { findJob, hostQueue } from "../host/stub";
 import { auth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
@@ -106,7 +106,7 @@ export const logsRouter = createRouter().openapi(streamRoute, async (c) => {
   let host: string;
   let job: Job | null = null;
   if (query.job_id) {
-    job = await getJob(drizzle(c.env.DB), query.job_id);
+    job = (await findJob(c.env, query.job_id))?.job ?? null;
     if (!job) throw new ApiError(404, "job_not_found", "no such job (a job appears here within moments of being queued)");
     host = job.host;
   } else {
