@@ -1,6 +1,8 @@
 import { errorBody, REVOKED_MESSAGE } from "../errors";
 import type { Effects } from "./effects";
-import { frames, type StreamEvent } from "./stream";
+import { FINISHED_STATUSES, type Job } from "../schemas/jobs";
+import type { LogLine } from "./logs";
+import { endEvent, frames, logEvent, statusEvent, type StreamEvent } from "./stream";
 
 /** What a connected agent's WebSocket remembers across hibernation. */
 interface AgentSocket {
@@ -38,14 +40,38 @@ export class Fanout {
   }
 
   /**
-   * A new log subscriber for one job (or, jobId null, the whole host): it gets `history` first,
-   * then live events. Accepted for hibernation, so an idle stream does not keep the object awake.
+   * A new log subscriber for one job (or, jobId null, the whole host): it gets the job's status
+   * and `lines` first, then live events; a finished job's stream ends there. Accepted for
+   * hibernation, so an idle stream does not keep the object awake.
    */
-  subscribe(jobId: string | null, history: StreamEvent[], ended: boolean): Response {
+  subscribe(jobId: string | null, job: Job | null, lines: LogLine[]): Response {
+    const ended = job !== null && FINISHED_STATUSES.includes(job.status);
+    const history = [...(job ? [statusEvent(job)] : []), ...lines.map(logEvent), ...(ended ? [endEvent(job)] : [])];
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [jobId ? `job:${jobId}` : "host"]);
     this.send([server], frames(history), ended);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * An agent's message on its push channel, `{"type": "heartbeat", "running_job_id"}`: what it
+   * says, or null (a log subscriber, or a malformed message, answered here with an error).
+   */
+  readHeartbeat(ws: WebSocket, message: string | ArrayBuffer): { agentId: string; runningJobId: string | null } | null {
+    const agentId = this.agentOf(ws);
+    if (!agentId) return null; // log subscribers only listen
+    let parsed: { type?: unknown; running_job_id?: unknown };
+    try {
+      parsed = JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
+    } catch {
+      this.tell(ws, { type: "error", error: "messages are JSON" });
+      return null;
+    }
+    if (parsed.type !== "heartbeat") {
+      this.tell(ws, { type: "error", error: 'unknown message type; send {"type":"heartbeat","running_job_id":…}' });
+      return null;
+    }
+    return { agentId, runningJobId: typeof parsed.running_job_id === "string" ? parsed.running_job_id : null };
   }
 
   /** An agent's push channel (see HostQueue.fetch). */

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { FINISHED_STATUSES, type Job } from "../schemas/jobs";
+import type { Job } from "../schemas/jobs";
 import { relayClient } from "../ssh/relay";
 import { systemClock, type Clock } from "./clock";
 import type * as C from "./contract";
@@ -8,7 +8,7 @@ import { Counters } from "./counters";
 import { Effects } from "./effects";
 import { close, Fanout, revokedResponse } from "./fanout";
 import { d1HistoryWriter } from "./history";
-import { deployOf, JobTable, targetOf, toJob } from "./job-table";
+import { JobTable, sshJobOf, toJob } from "./job-table";
 import { Lease } from "./lease";
 import { LogStore, type IncomingLine, type LogLine } from "./logs";
 import { migrate } from "./migrations";
@@ -17,8 +17,7 @@ import { Presence } from "./presence";
 import { Queue, type Assignment } from "./queue";
 import { Reports } from "./reports";
 import { Schedule } from "./schedule";
-import { RELAY_AGENT, runSshJob } from "./ssh-runner";
-import { endEvent, logEvent, statusEvent, type StreamEvent } from "./stream";
+import { cancelOnRelay, RELAY_AGENT, runSshJob } from "./ssh-runner";
 
 /** Lines a new host-wide subscriber gets from before it connected. */
 const HOST_STREAM_BACKLOG = 500;
@@ -182,35 +181,19 @@ export class HostQueue extends DurableObject<Env> {
     const after = Number(url.searchParams.get("after") ?? "0") || 0;
     const row = jobId ? this.jobs.get(jobId) : null;
     if (jobId && !row) return new Response("no such job", { status: 404 });
-    const history: StreamEvent[] = row ? [statusEvent(toJob(row))] : [];
     // A job's stream replays all of its history; a host's, the newest HOST_STREAM_BACKLOG lines.
+    const lines: LogLine[] = [];
     const start = jobId ? after : after || Math.max(0, this.logs.lastPos() - HOST_STREAM_BACKLOG);
-    for (let lines = this.logs.read(jobId, start, 1000); lines.length; lines = this.logs.read(jobId, lines.at(-1)!.pos, 1000)) {
-      history.push(...lines.map(logEvent));
-    }
-    const ended = row !== null && FINISHED_STATUSES.includes(row.status);
-    if (ended) history.push(endEvent(toJob(row)));
-    return this.fanout.subscribe(jobId, history, ended);
+    for (let page = this.logs.read(jobId, start, 1000); page.length; page = this.logs.read(jobId, page.at(-1)!.pos, 1000)) lines.push(...page);
+    return this.fanout.subscribe(jobId, row ? toJob(row) : null, lines);
   }
 
   /** An agent's message on its push channel: `{"type": "heartbeat", "running_job_id"}`. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const agentId = this.fanout.agentOf(ws);
-    if (!agentId) return; // log subscribers only listen
-    let parsed: { type?: unknown; running_job_id?: unknown };
-    try {
-      parsed = JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message));
-    } catch {
-      this.fanout.tell(ws, { type: "error", error: "messages are JSON" });
-      return;
-    }
-    if (parsed.type !== "heartbeat") {
-      this.fanout.tell(ws, { type: "error", error: 'unknown message type; send {"type":"heartbeat","running_job_id":…}' });
-      return;
-    }
-    if (this.presence.isRevoked(agentId)) return close(ws, 4401, "agent revoked");
-    const running = typeof parsed.running_job_id === "string" ? parsed.running_job_id : null;
-    const result = this.apply((fx, now) => this.beat(fx, agentId, running, true, now));
+    const beat = this.fanout.readHeartbeat(ws, message);
+    if (!beat) return;
+    if (this.presence.isRevoked(beat.agentId)) return close(ws, 4401, "agent revoked");
+    const result = this.apply((fx, now) => this.beat(fx, beat.agentId, beat.runningJobId, true, now));
     this.fanout.tell(ws, { type: "heartbeat", job: result.job, cancel: result.cancel });
     await this.settle();
   }
@@ -244,14 +227,7 @@ export class HostQueue extends DurableObject<Env> {
     const now = this.clock.now();
     const result = this.ctx.storage.transactionSync(() => work(fx, now));
     this.fanout.publish(fx);
-    for (const jobId of fx.relayCancels) {
-      this.ctx.waitUntil(
-        relayClient(this.env)
-          .fetch(`/v1/deploy/${encodeURIComponent(jobId)}/cancel`, {})
-          .then((res) => res.body?.cancel())
-          .catch(() => undefined), // the lease still ends it if the relay cannot be told
-      );
-    }
+    for (const jobId of fx.relayCancels) this.ctx.waitUntil(cancelOnRelay(relayClient(this.env), jobId));
     if (fx.wakeNeeded) this.wake();
     return result;
   }
@@ -320,21 +296,12 @@ export class HostQueue extends DurableObject<Env> {
     const row = this.apply((fx, now) => this.queue.nextForRelay(fx, RELAY_AGENT, now));
     if (!row) return;
     const { id, attempt } = row;
-    const job = { id, attempt, app: row.app, sha: row.sha, deploy: deployOf(row), target: targetOf(row)!, lease_s: row.lease_s };
     const hooks = {
       logs: async (lines: IncomingLine[]) => void (await this.appendLogs(RELAY_AGENT, id, lines, attempt)),
-      renew: () =>
-        this.commit((_fx, now) => {
-          const held = this.reports.held(RELAY_AGENT, id, attempt);
-          if (held) this.lease.renew(held, now);
-        }),
+      renew: () => this.commit((_fx, now) => this.reports.renew(RELAY_AGENT, id, attempt, now)),
       done: async (status: "succeeded" | "failed", error: string | null) => void (await this.report(RELAY_AGENT, id, { status, error, attempt })),
-      lost: (reason: string, retry: boolean) =>
-        this.commit((fx, now) => {
-          const held = this.reports.held(RELAY_AGENT, id, attempt);
-          if (held) this.lease.relayLost(fx, held, reason, retry, now);
-        }),
+      lost: (reason: string, retry: boolean) => this.commit((fx, now) => this.reports.relayLost(fx, id, attempt, reason, retry, now)),
     };
-    this.ctx.waitUntil(runSshJob(relayClient(this.env), job, hooks, this.clock).then(() => this.settle()));
+    this.ctx.waitUntil(runSshJob(relayClient(this.env), sshJobOf(row), hooks, this.clock).then(() => this.settle()));
   }
 }

@@ -4,6 +4,7 @@ import type { SshTarget } from "../ssh/relay";
 import { iso } from "./clock";
 import type { EnqueueRequest } from "./contract";
 import type { Outbox } from "./outbox";
+import type { SshJob } from "./ssh-runner";
 
 /** What the host object keeps beside a job's public fields: its place, its recipe and its lease. */
 type HostColumns = {
@@ -35,7 +36,16 @@ const SET_CLAUSE = [...MUTABLE, "version"].map((column) => `${column} = ?`).join
 export const toJob = (row: JobRow): Job => pickJob(row);
 export const toSnapshot = (row: JobRow): JobSnapshot => ({ ...pickJob(row), delivery_id: row.delivery_id, version: row.version });
 export const deployOf = (row: JobRow) => JSON.parse(row.deploy) as DeploySpec;
-export const targetOf = (row: JobRow) => (row.target ? (JSON.parse(row.target) as SshTarget) : null);
+/** What the relay runner needs of an ssh-mode job (its row has a target). */
+export const sshJobOf = (row: JobRow): SshJob => ({
+  id: row.id,
+  attempt: row.attempt,
+  app: row.app,
+  sha: row.sha,
+  deploy: deployOf(row),
+  target: JSON.parse(row.target!) as SshTarget,
+  lease_s: row.lease_s,
+});
 
 /**
  * Every read and write of the host's jobs. A write that changes a job records its new snapshot

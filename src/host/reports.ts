@@ -4,6 +4,7 @@ import type { Effects } from "./effects";
 import { deployOf, toJob, type JobRow } from "./job-table";
 import type { Lease, LeaseRoom } from "./lease";
 import { secretValues, type IncomingLine } from "./logs";
+import { RELAY_AGENT } from "./ssh-runner";
 import { logEvent } from "./stream";
 
 /**
@@ -53,8 +54,19 @@ export class Reports {
     return checked;
   }
 
-  /** The job `agentId` holds now, at `attempt` (the relay runner's keep-alive and its verdicts go through here). */
-  held(agentId: string, jobId: string, attempt: number): JobRow | null {
+  /** A keep-alive from the holder (the relay runner's): renews the lease of the attempt it still holds. */
+  renew(agentId: string, jobId: string, attempt: number, now: number): void {
+    const row = this.held(agentId, jobId, attempt);
+    if (row) this.lease.renew(row, now);
+  }
+
+  /** The relay could not finish the attempt it holds (see Lease.relayLost). */
+  relayLost(fx: Effects, jobId: string, attempt: number, reason: string, retry: boolean, now: number): void {
+    const row = this.held(RELAY_AGENT, jobId, attempt);
+    if (row) this.lease.relayLost(fx, row, reason, retry, now);
+  }
+
+  private held(agentId: string, jobId: string, attempt: number): JobRow | null {
     const row = this.room.jobs.get(jobId);
     return this.checkHolder(row, agentId, attempt).outcome === "ok" ? row : null;
   }

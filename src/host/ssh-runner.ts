@@ -79,3 +79,13 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
     stopRenewal();
   }
 }
+
+/** Tells the relay to stop a job's deploy. Never throws: the lease still ends the job if the relay cannot be told. */
+export async function cancelOnRelay(relay: RelayClient, jobId: string): Promise<void> {
+  try {
+    const res = await relay.fetch(`/v1/deploy/${encodeURIComponent(jobId)}/cancel`, {});
+    await res.body?.cancel();
+  } catch {
+    // as above
+  }
+}
