@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Same } from "../schemas/common";
 import { JOB_STATUSES, type JobSnapshot } from "../schemas/jobs";
 
 /**
@@ -39,7 +40,6 @@ export const jobs = sqliteTable(
 );
 
 /** Compile-time proof that the table and JobSchema describe the same job: a drift fails `tsc`. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const jobTableMatchesSchema: Same<typeof jobs.$inferSelect, JobSnapshot> = true;
 void jobTableMatchesSchema;
 
