@@ -37,8 +37,8 @@ export interface ListJobsFilter {
 }
 
 /** Cursor of a page: the (created_at, id) of its last row, opaque to clients. */
-function encodeCursor(job: Job): string {
-  return btoa(JSON.stringify([job.created_at, job.id])).replace(/=+$/, "");
+export function encodeCursor(item: { created_at: string; id: string }): string {
+  return btoa(JSON.stringify([item.created_at, item.id])).replace(/=+$/, "");
 }
 
 export function decodeCursor(cursor: string): [string, string] | null {

@@ -1,6 +1,7 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Same } from "../schemas/common";
 import { JOB_STATUSES, type JobSnapshot } from "../schemas/jobs";
+import { ROLLOUT_STATUSES } from "../schemas/rollouts";
 
 /**
  * Job history. The host's Durable Object is the source of truth; rows here are
@@ -28,6 +29,7 @@ export const jobs = sqliteTable(
     finished_at: text("finished_at"),
     exit_code: integer("exit_code"),
     error: text("error"),
+    rollout_id: text("rollout_id"),
     version: integer("version").notNull(),
   },
   (t) => [
@@ -36,6 +38,7 @@ export const jobs = sqliteTable(
     index("jobs_app_idx").on(t.app, t.created_at),
     index("jobs_status_idx").on(t.status, t.created_at),
     index("jobs_repo_ref_idx").on(t.repo, t.ref, t.created_at),
+    index("jobs_rollout_idx").on(t.rollout_id),
   ],
 );
 
@@ -100,4 +103,29 @@ export const jobLogs = sqliteTable(
     text: text("text").notNull(),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.pos] })],
+);
+
+/**
+ * Rollout history, delivered by each app's Durable Object through its outbox (newer versions win).
+ * `snapshot` is the whole Rollout as the API shows it; the other columns are for filtering.
+ */
+export const rollouts = sqliteTable(
+  "rollouts",
+  {
+    id: text("id").primaryKey(),
+    app: text("app").notNull(),
+    ref: text("ref").notNull(),
+    sha: text("sha").notNull(),
+    status: text("status", { enum: ROLLOUT_STATUSES }).notNull(),
+    trigger: text("trigger").notNull(),
+    created_at: text("created_at").notNull(),
+    finished_at: text("finished_at"),
+    snapshot: text("snapshot").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    index("rollouts_created_idx").on(t.created_at, t.id),
+    index("rollouts_app_idx").on(t.app, t.created_at),
+    index("rollouts_status_idx").on(t.status, t.created_at),
+  ],
 );

@@ -12,7 +12,7 @@ export interface EnqueueRequest {
   sha: string;
   host: string;
   mode: "agent" | "ssh";
-  trigger: "webhook" | "api" | "rollback";
+  trigger: "webhook" | "api" | "rollback" | "github_deployment";
   delivery_id: string | null;
   deploy: DeploySpec;
   /** Lease and retry policy from apps.yaml at the time of the push. */
@@ -20,6 +20,8 @@ export interface EnqueueRequest {
   retries: number;
   /** For ssh-mode jobs: where the relay connects. */
   target?: SshTarget | null;
+  /** The rollout this job is part of (its app's object hears of every transition). */
+  rollout_id?: string | null;
 }
 
 export interface EnqueueResult {

@@ -1,17 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import type { Job } from "../schemas/jobs";
+import type { Job, JobSnapshot } from "../schemas/jobs";
 import { relayClient } from "../ssh/relay";
 import { systemClock, type Clock } from "./clock";
 import type * as C from "./contract";
 import { Counters } from "./counters";
 import { Effects } from "./effects";
 import { close, Fanout, revokedResponse } from "./fanout";
-import { d1HistoryWriter } from "./history";
+import { appFollower, d1HistoryWriter } from "./history";
 import { JobTable, sshJobOf, toJob } from "./job-table";
 import { Lease } from "./lease";
 import { LogStore, type IncomingLine, type LogLine } from "./logs";
-import { migrate } from "./migrations";
+import { HOST_STEPS, migrate } from "./migrations";
 import { Outbox } from "./outbox";
 import { Presence } from "./presence";
 import { Queue, type Assignment } from "./queue";
@@ -35,7 +35,7 @@ const MAX_WAKE_PASSES = 8;
 export class HostQueue extends DurableObject<Env> {
   /** Every time read and timer of the object and its rooms. Tests put a FakeClock here (runInDurableObject). */
   clock: Clock = systemClock;
-  readonly outbox: Outbox;
+  readonly outbox: Outbox<JobSnapshot>;
   private readonly schedule: Schedule;
   private readonly logs: LogStore;
   private readonly jobs: JobTable;
@@ -51,12 +51,12 @@ export class HostQueue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    migrate(sql);
+    migrate(sql, HOST_STEPS);
     // The rooms see the clock through this, so a clock swapped in later reaches all of them.
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
     this.logs = new LogStore(sql);
-    this.outbox = new Outbox(sql, this.schedule, this.logs, d1HistoryWriter(env.DB), time);
+    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, d1HistoryWriter(env.DB), [appFollower(env)], this.logs);
     this.counters = new Counters(sql);
     this.jobs = new JobTable(sql, this.outbox);
     const room = { jobs: this.jobs, logs: this.logs, schedule: this.schedule, outbox: this.outbox, counters: this.counters };

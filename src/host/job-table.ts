@@ -54,7 +54,7 @@ export const sshJobOf = (row: JobRow): SshJob => ({
 export class JobTable {
   constructor(
     private readonly sql: SqlStorage,
-    private readonly outbox: Outbox,
+    private readonly outbox: Outbox<JobSnapshot>,
   ) {}
 
   get(id: string): JobRow | null {
@@ -108,8 +108,8 @@ export class JobTable {
 
   insert(id: string, request: EnqueueRequest, now: number): JobRow {
     this.sql.exec(
-      `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       id,
       request.app,
       request.repo,
@@ -125,6 +125,7 @@ export class JobTable {
       request.retries,
       now,
       request.target ? JSON.stringify(request.target) : null,
+      request.rollout_id ?? null,
     );
     const row = this.get(id)!;
     this.outbox.add(toSnapshot(row), now);

@@ -1,4 +1,4 @@
-import type { JobStatus } from "../schemas/jobs";
+import type { JobSnapshot, JobStatus } from "../schemas/jobs";
 import { iso } from "./clock";
 import type { Counters } from "./counters";
 import type { Effects } from "./effects";
@@ -13,7 +13,7 @@ export interface LeaseRoom {
   jobs: JobTable;
   logs: LogStore;
   schedule: Schedule;
-  outbox: Outbox;
+  outbox: Outbox<JobSnapshot>;
   counters: Counters;
 }
 

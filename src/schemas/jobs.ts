@@ -25,6 +25,7 @@ export const JobSchema = z
     finished_at: z.string().nullable(),
     exit_code: z.number().int().nullable(),
     error: z.string().nullable(),
+    rollout_id: z.string().nullable().openapi({ description: "the rollout this job is part of; null for a one-host deploy" }),
   })
   .openapi("Job");
 export type Job = z.infer<typeof JobSchema>;

@@ -20,4 +20,5 @@ export interface Job {
   finished_at: string | null;
   exit_code: number | null;
   error: string | null;
+  rollout_id: string | null;
 }
