@@ -105,7 +105,15 @@ export class RolloutEngine {
   resume(fx: AppEffects, row: RolloutRow, now: number): boolean {
     if (row.status !== "paused") return false;
     this.set(fx, row, { status: "running" });
-    this.advance(fx, { ...row, status: "running" }, now);
+    const running = { ...row, status: "running" as const };
+    const wave = this.waveStatus(row);
+    if (wave === "running") {
+      this.advance(fx, running, now);
+    } else if (row.wave < this.table.waves(row.id).length - 1) {
+      // Paused between waves: the strategy's pause (if any) still runs its course.
+      if (row.next_wave_at === null) this.nextWave(fx, running, now);
+      else this.schedule.set("next", row.id, Math.max(row.next_wave_at, now));
+    }
     return true;
   }
 
