@@ -365,6 +365,8 @@ describe("on a phone", () => {
       await page.locator("main h1").waitFor();
       await page.waitForLoadState("networkidle").catch(() => undefined);
       await page.waitForTimeout(300);
+      // A finished job's or rollout's page is audited once its stream has delivered everything.
+      if (/^#\/(jobs|rollouts)\/./.test(hash)) await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       expect(await audit(page)).toEqual([]);
       await screenshot(page, name);

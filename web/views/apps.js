@@ -133,7 +133,7 @@ function lockCell(app, act) {
   if (!app.lock) return h("button", { type: "button", class: "small", "aria-label": `Lock ${app.name}`, onclick: () => act.lock(app) }, "Lock…");
   const { reason, locked_by, locked_at } = app.lock;
   return [
-    h("span", { class: "locked" }, "🔒 ", h("span", null, `by ${locked_by}, `), time(locked_at)),
+    h("span", { class: "locked" }, `Locked by ${locked_by}, `, time(locked_at)),
     h("q", { class: "reason" }, reason),
     h("button", { type: "button", class: "small", "aria-label": `Unlock ${app.name}`, onclick: () => act.unlock(app) }, "Unlock…"),
   ];
