@@ -8,6 +8,7 @@ import { benchFleet } from "./fleet.ts";
 import { machine } from "./lib.ts";
 import { benchLogs } from "./logs.ts";
 import { benchRelay } from "./relay.ts";
+import { benchRollout } from "./rollout.ts";
 import { benchThroughput } from "./throughput.ts";
 
 const only = process.env.BENCH_ONLY?.split(",");
@@ -21,6 +22,7 @@ try {
   if (want("throughput")) sections.push(await benchThroughput(controller));
   if (want("fanout")) sections.push(await benchFanout(controller));
   if (want("logs")) sections.push(await benchLogs(controller));
+  if (want("rollout")) sections.push(await benchRollout(controller));
 } finally {
   await controller.dispose();
 }

@@ -5,6 +5,7 @@ import { TestSshd } from "../../ssh-relay/test/helpers/sshd.ts";
 import { api, E2E_SECRETS, freePort, startController, type Controller } from "./controller.ts";
 import { audit } from "./dashboard/a11y.ts";
 import { launchBrowser, screenshot, SCREENSHOTS, type Browser } from "./dashboard/browser.ts";
+import { appsAndRollouts, SHOP_HOSTS, SHOP_YAML } from "./dashboard/rollouts.ts";
 import { ScriptedAgent } from "./scripted-agent.ts";
 import { RELAY_TOKEN, RelayProcess } from "./ssh-stack.ts";
 
@@ -24,7 +25,7 @@ hosts:
   edge-01:
     mode: ssh
     ssh: { address: 127.0.0.1, port: ${port}, user: ${sshd.user}, host_key: "${sshd.hostKey.publicKey}" }
-apps:
+${SHOP_HOSTS.map((host) => `  ${host}: { mode: agent }\n`).join("")}apps:
   web:
     repo: acme/web
     branches: [main, "release/*"]
@@ -35,7 +36,7 @@ apps:
     branches: [main]
     hosts: [web-02, edge-01]
     deploy: { image: "127.0.0.1:5000/acme/api:{short_sha}", container: api }
-`;
+${SHOP_YAML}`;
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 
 let controller: Controller;
@@ -180,9 +181,9 @@ describe("deploy, live log, cancel, rollback", () => {
     await screenshot(page, "4-deploy-confirm");
     await confirmDialog("Deploy");
 
-    await poll(() => page.url()).toMatch(/#\/jobs\/[0-9a-f-]{36}$/);
+    await poll(() => page.url()).toMatch(/#\/jobs\/web-01\.[0-9a-f-]{36}$/); // ids name their host
     jobs.deployed = /#\/jobs\/(.+)$/.exec(page.url())![1]!;
-    await poll(() => page.locator("#notice").textContent()).toBe(`Deploy queued as job ${jobs.deployed.slice(0, 8)}.`);
+    await poll(() => page.locator("#notice").textContent()).toBe(`Deploy queued as job ${jobs.deployed.slice("web-01.".length, "web-01.".length + 8)}.`);
     expect(await page.locator("h1").textContent()).toBe("web @ main on web-01 queued");
     const stored = await (await api(controller, `/v1/jobs/${jobs.deployed}`)).json();
     expect(stored).toMatchObject({ app: "web", host: "web-01", sha: sha(1), ref: "refs/heads/main", trigger: "api", status: "queued" });
@@ -383,14 +384,22 @@ describe("agents", () => {
   });
 });
 
+/** The first rollout of the Apps page's tests, for the phone's turn. */
+let firstRollout = () => "";
+describe("apps and rollouts", () => {
+  firstRollout = appsAndRollouts({ page: () => page, controller: () => controller, confirmDialog }).firstRollout;
+});
+
 describe("on a phone", () => {
   it("fits a 390 px wide screen with no sideways scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const [hash, name] of [["#/hosts", "11-phone-hosts"], [`#/jobs/${jobs.deployed}`, "12-phone-job"], ["#/jobs", "13-phone-jobs"], ["#/deploy", "14-phone-deploy"]] as const) {
+    for (const [hash, name] of [["#/hosts", "11-phone-hosts"], [`#/jobs/${jobs.deployed}`, "12-phone-job"], ["#/jobs", "13-phone-jobs"], ["#/deploy", "14-phone-deploy"], ["#/apps", "22-phone-apps"], [`#/rollouts/${firstRollout()}`, "23-phone-rollout"]] as const) {
       await page.goto(`${controller.url}/${hash}`);
       await page.locator("main h1").waitFor();
       await page.waitForLoadState("networkidle").catch(() => undefined);
       await page.waitForTimeout(300);
+      // A finished job's or rollout's page is audited once its stream has delivered everything.
+      if (/^#\/(jobs|rollouts)\/./.test(hash)) await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       expect(await audit(page)).toEqual([]);
       await screenshot(page, name);
