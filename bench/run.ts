@@ -49,6 +49,12 @@ const header = (note = "") =>
     "",
   ].join("\n");
 let report = header() + sections.join("\n");
+// bench/soak.ts writes its own section (it runs for over 30 minutes, outside npm run bench): a full run keeps it.
+const SOAK_TITLE = "## npm start for 30 minutes";
+if (!only && existsSync("BENCHMARKS.md")) {
+  const soak = readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).find((section) => section.startsWith(SOAK_TITLE));
+  if (soak) report = `${report.trimEnd()}\n\n${soak.trimEnd()}\n`;
+}
 if (only && existsSync("BENCHMARKS.md")) {
   // A partial run (BENCH_ONLY) replaces its own sections and keeps the others from the last full run.
   const previous = readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).slice(1);
