@@ -1,5 +1,6 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
+import { environmentFlag, environmentSchema, environmentUrlSchema, notifySchema } from "./notify.ts";
 import { rolloutSchema } from "./rollout.ts";
 
 /** Template variables an image, container name or env value may use. */
@@ -75,6 +76,11 @@ const appSchema = z.strictObject({
   rollout: rolloutSchema,
   /** A newer push cancels an unfinished rollout's waves; false: rollouts queue in order. */
   supersede: z.boolean().default(true),
+  environment: environmentSchema,
+  transient_environment: environmentFlag,
+  production_environment: environmentFlag,
+  environment_url: environmentUrlSchema,
+  notify: notifySchema,
 });
 
 const defaultsSchema = z.strictObject({
