@@ -105,7 +105,15 @@ export class RolloutEngine {
   resume(fx: AppEffects, row: RolloutRow, now: number): boolean {
     if (row.status !== "paused") return false;
     this.set(fx, row, { status: "running" });
-    this.advance(fx, { ...row, status: "running" }, now);
+    const running = { ...row, status: "running" as const };
+    const wave = this.waveStatus(row);
+    if (wave === "running") {
+      this.advance(fx, running, now);
+    } else if (row.wave < this.table.waves(row.id).length - 1) {
+      // Paused between waves: the strategy's pause (if any) still runs its course.
+      if (row.next_wave_at === null) this.nextWave(fx, running, now);
+      else this.schedule.set("next", row.id, Math.max(row.next_wave_at, now));
+    }
     return true;
   }
 
@@ -147,21 +155,28 @@ export class RolloutEngine {
     this.startWave(fx, { ...next, status: "running" }, 0, now);
   }
 
-  /** Moves a running rollout on: its wave done (the next one, now or after the pause; or the end), or failed. */
+  /**
+   * Moves a running rollout on: a failed job stops it; a wave whose jobs all ended starts the next
+   * (now, or after the pause) or ends the rollout. A job cancelled by hand or by a config change does
+   * not stop the others, but the rollout then ends `cancelled` rather than `succeeded`.
+   */
   private advance(fx: AppEffects, row: RolloutRow, now: number): void {
     if (!ACTIVE.includes(row.status) || row.wave < 0) return;
     const hosts = this.table.hosts(row.id, row.wave);
-    const bad = hosts.find((h) => h.state === "failed" || h.state === "cancelled");
-    if (bad) return this.fail(fx, row, bad, now);
-    if (!hosts.every((h) => h.state === "succeeded") || this.waveStatus(row) !== "running") return;
-    this.table.setWave(row.id, row.wave, { status: "succeeded", finished_at: iso(now) });
+    const failed = hosts.find((h) => h.state === "failed");
+    if (failed) return this.fail(fx, row, failed, now);
+    if (!hosts.every((h) => FINAL_HOST_STATES.includes(h.state)) || this.waveStatus(row) !== "running") return;
+    const clean = hosts.every((h) => h.state === "succeeded");
+    this.table.setWave(row.id, row.wave, { status: clean ? "succeeded" : "cancelled", finished_at: iso(now) });
     this.schedule.clear("wave", `${row.id}#${row.wave}`);
     fx.changed.add(row.id);
-    if (row.wave === this.table.waves(row.id).length - 1) {
-      this.finish(fx, row, "succeeded", null, now);
-    } else if (row.status === "running") {
-      this.nextWave(fx, row, now);
+    if (row.wave < this.table.waves(row.id).length - 1) {
+      if (row.status === "running") this.nextWave(fx, row, now);
+      return;
     }
+    const cancelled = this.table.hosts(row.id).filter((h) => h.state === "cancelled");
+    if (cancelled.length === 0) return this.finish(fx, row, "succeeded", null, now);
+    this.finish(fx, row, "cancelled", `rollout ${row.id} ended with jobs cancelled on ${cancelled.map((h) => `${h.host} (job ${h.job_id}: ${h.error ?? "cancelled"})`).join(", ")}`, now);
   }
 
   /** The wave after a done one: at once, or when the strategy's pause has passed. */
@@ -184,11 +199,14 @@ export class RolloutEngine {
     fx.dispatches.push({ rolloutId: row.id, wave });
   }
 
-  /** A job of the current wave failed (or was cancelled): the rollout stops, and with `rollback` the updated hosts go back. */
+  /**
+   * A job of the current wave failed: the rollout stops. Its later waves are cancelled; the jobs of
+   * this wave still queued or running go on (one wave of every host is today's behaviour: each host
+   * on its own). With `rollback`, the hosts it already updated go back to their previous release.
+   */
   private fail(fx: AppEffects, row: RolloutRow, bad: HostRow, now: number): void {
-    const what = bad.state === "failed" ? `failed on ${bad.host}${bad.error ? `: ${bad.error}` : ""}` : `was cancelled on ${bad.host}`;
-    const reason = `rollout ${row.id} stopped: job ${bad.job_id} ${what}`;
-    this.stop(fx, row, bad.state === "failed" ? "failed" : "halted", reason, now);
+    const reason = `rollout ${row.id} stopped: job ${bad.job_id} failed on ${bad.host}${bad.error ? `: ${bad.error}` : ""}`;
+    this.stop(fx, row, "failed", reason, now, false);
     if (strategyOf(row).on_failure === "rollback") {
       for (const host of this.table.hosts(row.id).filter((h) => h.state === "succeeded" && h.previous)) fx.rollbacks.push({ rolloutId: row.id, host: host.host });
     }
@@ -202,17 +220,17 @@ export class RolloutEngine {
   }
 
   /**
-   * Ends a rollout early: its waves not started are cancelled, its jobs still queued are cancelled
-   * on their hosts with `reason`, its running jobs finish.
+   * Ends a rollout early: its waves not started are cancelled, and (unless `cancelQueued` is false)
+   * its jobs still queued are cancelled on their hosts with `reason`. Running jobs finish.
    */
-  private stop(fx: AppEffects, row: RolloutRow, status: RolloutStatus, reason: string, now: number): void {
+  private stop(fx: AppEffects, row: RolloutRow, status: "failed" | "halted" | "cancelled", reason: string, now: number, cancelQueued = true): void {
     for (const wave of this.table.waves(row.id)) {
       if (wave.status === "pending") this.table.setWave(row.id, wave.idx, { status: "cancelled", finished_at: iso(now) });
-      if (wave.status === "running") this.table.setWave(row.id, wave.idx, { status: status === "cancelled" ? "cancelled" : status === "failed" ? "failed" : "halted", finished_at: iso(now) });
+      if (wave.status === "running") this.table.setWave(row.id, wave.idx, { status, finished_at: iso(now) });
     }
     for (const host of this.table.hosts(row.id)) {
       if (host.state === "pending") this.table.setHost(row.id, host.host, { state: "cancelled", error: reason });
-      if (host.state === "queued" && host.job_id) fx.cancels.push({ host: host.host, jobId: host.job_id, reason });
+      if (cancelQueued && host.state === "queued" && host.job_id) fx.cancels.push({ host: host.host, jobId: host.job_id, reason });
     }
     this.finish(fx, row, status, reason, now);
   }
