@@ -6,6 +6,7 @@
 //   GET  /_standin/requests?repo=o/r   what was asked, in order
 //   POST /_standin/faults?repo=o/r     [{status, retry_after?, after?} | {hang_ms} | {pass}]: the next POSTs' answers
 //                                      (`after`: do the work, then answer with the fault: a lost answer)
+//   GET|POST /_standin/deployments?repo=o/r   the repository's Deployments; POST adds one made by someone else
 import { checkRequest } from "./github-openapi.ts";
 
 export const STANDIN_HOST = "github.test";
@@ -118,6 +119,14 @@ async function control(request: Request, url: URL): Promise<Response> {
   if (url.pathname === "/_standin/faults" && request.method === "POST") {
     faults.set(repo, (await request.json()) as Fault[]);
     return json(200, { ok: true });
+  }
+  if (url.pathname === "/_standin/deployments" && request.method === "POST") {
+    // A Deployment someone else made (the API, Actions): the one a `deployment` event names.
+    const { id, sha, ref, environment } = (await request.json()) as Deployment;
+    const list = deployments.get(repo) ?? [];
+    list.push({ id, sha, ref, environment, url: `https://${STANDIN_HOST}/repos/${repo}/deployments/${id}`, payload: {}, statuses: [] });
+    deployments.set(repo, list);
+    return json(201, { ok: true });
   }
   if (url.pathname === "/_standin/deployments") return json(200, deployments.get(repo) ?? []);
   if (url.pathname === "/_standin/tokens") return json(200, { minted: tokensMinted });

@@ -136,7 +136,7 @@ describe("GitHub Deployments from the Notifications room", () => {
       const rollout: Rollout = {
         id: "web.r1", app: "web", ref: "refs/heads/main", sha: SHA, status: "running", trigger: "webhook",
         strategy: { canary: [], batch: null, pause_s: 0, on_failure: "halt", wave_timeout_s: 900 },
-        waves: [{ hosts: ["host-01"], jobs: [null], status: "running", started_at: null, finished_at: null }],
+        waves: [{ hosts: ["host-01"], jobs: [null], states: ["pending"], status: "running", started_at: null, finished_at: null }],
         created_at: new Date().toISOString(), finished_at: null, error: null,
       };
       room.rolloutChanged(rollout, app, clock.now());
