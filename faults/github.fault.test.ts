@@ -77,7 +77,9 @@ it("GitHub answers 500, then 403 with Retry-After, then hangs: the deploy is on 
       expect(requests.filter((r) => r.operationId === "repos/create-deployment" && r.status === 201)).toHaveLength(1);
       const states = requests.filter((r) => r.operationId === "repos/create-deployment-status" && r.status === 201).map((r) => r.body.state);
       expect(states).toEqual(["queued", "in_progress", "success"]);
-      expect(requests.map((r) => r.status)).toEqual(expect.arrayContaining([500, 403, 504]));
+      expect(requests.map((r) => r.status)).toEqual(expect.arrayContaining([500, 403]));
+      // The held call: still unanswered (0) or answered after DeployBot gave up on it (504).
+      expect(requests.some((r) => r.status === 0 || r.status === 504)).toBe(true);
       expect(tookMs).toBeLessThan(5_000);
       const view = (await (await api(controller, `/v1/jobs/${jobId}/github`)).json()) as any;
       expect(view).toMatchObject({ state: "sent", last_state: "success" });
