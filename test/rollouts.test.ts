@@ -56,7 +56,8 @@ async function run(host: string, status: "succeeded" | "failed" = "succeeded", e
 const rollout = async (id: string) => (await callJson(`/v1/rollouts/${id}`)).body;
 const queuedOn = async (host: string) => (await hostStub(host).queued()).map((j) => j.id);
 
-describe("rollouts over a 10-host app", () => {
+// Each test drives 10 hosts one call at a time: generous timeouts on a busy machine.
+describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
   it("a failing canary leaves the other 9 hosts untouched", async () => {
     const answer = await push("canary");
     expect(answer.jobs.map((j) => j.host)).toEqual(["canary-01"]);

@@ -82,7 +82,8 @@ export class RolloutEngine {
       this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
     }
     for (const row of this.table.hostsOfJob(job.id, job.rollout_id, job.host)) {
-      if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward; a repeat changes nothing
+      if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward
+      if (row.job_id === job.id && row.state === job.status) continue; // a repeat changes nothing
       this.table.setHost(row.rollout_id, row.host, { job_id: job.id, state: job.status, error: job.error });
       fx.changed.add(row.rollout_id);
       const rollout = this.table.get(row.rollout_id);
