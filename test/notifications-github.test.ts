@@ -129,6 +129,16 @@ describe("GitHub Deployments from the Notifications room", () => {
     });
   });
 
+  it("a job that started and ended between two deliveries (the outbox keeps the newest) is told as started, then ended", async () => {
+    const repo = "acme-coalesced/web";
+    await withRoom("coalesced", githubEnv({ GITHUB_TOKEN: "ghp_test" }), async ({ room, clock }) => {
+      const ended = snapshot("host-01.job-c", "succeeded", { started_at: new Date().toISOString(), finished_at: new Date().toISOString(), exit_code: 0 });
+      room.jobChanged(ended, "web", appOf(repo), clock.now());
+      await room.flush();
+      expect(statusesOf(await standin("requests", repo))).toEqual(["in_progress", "success"]);
+    });
+  });
+
   it("a rollout is summed up by a commit status deploybot/<app>", async () => {
     const repo = "acme-rollout/web";
     const app = appOf(repo);

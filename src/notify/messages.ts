@@ -59,6 +59,19 @@ export const rolloutCommitState = (status: RolloutStatus) => ROLLOUT_COMMIT_STAT
 export const rolloutDeploymentState = (status: RolloutStatus) => ROLLOUT_DEPLOYMENT_STATES[status];
 export const rolloutEvent = (status: RolloutStatus): NotifyEvent | null => ROLLOUT_EVENTS[status] ?? null;
 
+/**
+ * The transitions to tell for a snapshot, given the last status told. The hosts' outbox keeps only
+ * the newest snapshot of a job still on its way, so a job that started and ended between two
+ * deliveries arrives as ended: its start is told first (a GitHub `in_progress`, a `job.started`).
+ */
+export function stepsSince(previous: Job["status"] | null, job: JobSnapshot): JobSnapshot[] {
+  const ended = job.status !== "queued" && job.status !== "running";
+  if (ended && job.started_at !== null && (previous === null || previous === "queued")) {
+    return [{ ...job, status: "running", finished_at: null, exit_code: null, error: null }, job];
+  }
+  return [job];
+}
+
 /** The GitHub environment of an app's job on `host`: apps.yaml's `environment`, else `<app>/<host>`. */
 export const environmentOf = (appName: string, app: AppConfig, host: string) => app.environment ?? `${appName}/${host}`;
 

@@ -91,19 +91,22 @@ export class Notifications {
 
   /** Records what a job's transition tells GitHub and the app's URLs. Synchronous: call inside the change's transaction. */
   jobChanged(job: JobSnapshot & { rollout_id: string | null }, appName: string, app: AppConfig | undefined, now: number): void {
+    const previous = (this.seen(job.id)?.status ?? null) as JobSnapshot["status"] | null;
     if (!this.transition(job.id, job.version, job.status)) return;
-    if (app && this.github && !this.externalOf(job.rollout_id)) {
-      const known = this.deploymentRow(job.id);
-      if (!known) {
-        this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", job.id, app.repo);
-        this.enqueue(`github:${app.repo}`, job.id, { kind: "deployment", repo: app.repo, sha: job.sha, body: m.deploymentBody(job, appName, app) }, now);
-      }
-      const body = { state: m.jobState(job.status), description: m.describeJob(job), auto_inactive: true } as const;
-      const log_url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id);
-      this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body: { ...body, ...(log_url ? { log_url } : {}), ...this.environmentUrl(app) } }, now);
+    const github = app && this.github && !this.externalOf(job.rollout_id);
+    if (github && !this.deploymentRow(job.id)) {
+      this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", job.id, app.repo);
+      this.enqueue(`github:${app.repo}`, job.id, { kind: "deployment", repo: app.repo, sha: job.sha, body: m.deploymentBody(job, appName, app) }, now);
     }
-    const event = m.jobEvent(job.status);
-    if (event) this.hooks(event, appName, app, now, { job, url: m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id) }, job.id);
+    const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id);
+    for (const step of m.stepsSince(previous, job)) {
+      if (github) {
+        const body = { state: m.jobState(step.status), description: m.describeJob(step), auto_inactive: true, ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
+        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body }, now);
+      }
+      const event = m.jobEvent(step.status);
+      if (event) this.hooks(event, appName, app, now, { job: step, url }, job.id);
+    }
   }
 
   /** Records what a rollout's transition tells GitHub (its commit status) and the app's URLs. Synchronous. */
