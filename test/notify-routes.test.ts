@@ -42,13 +42,16 @@ describe("notify and GitHub routes", () => {
     expect(await callJson("/v1/apps/nope/notify/test", { method: "POST" })).toMatchObject({ status: 404, body: { error: { code: "unknown_app" } } });
   });
 
-  it("GET /v1/jobs/{id}/github says GitHub is off without credentials, and 404 for no such job", async () => {
+  it("GET /v1/jobs/{id}/github and /v1/rollouts/{id}/github say GitHub is off without credentials, and 404 for no such job", async () => {
     const res = await sendWebhook("push", { ref: "refs/heads/main", after: sha(8101), repository: { full_name: "acme-nr/quiet" } });
     const { jobs } = (await res.json()) as { jobs: Array<{ id: string }> };
     const { status, body } = await callJson(`/v1/jobs/${jobs[0]!.id}/github`);
     expect(status).toBe(200);
     expect(body).toEqual({ deployment_url: null, last_state: null, state: "off", error: null });
     expect((await callJson("/v1/jobs/nr-01.nope/github")).status).toBe(404);
+    const { rollouts } = (await (await sendWebhook("push", { ref: "refs/heads/main", after: sha(8102), repository: { full_name: "acme-nr/quiet" } })).json()) as { rollouts: Array<{ id: string }> };
+    expect(await callJson(`/v1/rollouts/${rollouts[0]!.id}/github`)).toMatchObject({ status: 200, body: { state: "off" } });
+    expect((await callJson("/v1/rollouts/quiet.nope/github")).status).toBe(404);
   });
 
   it("/openapi.json describes the notification payload in its webhooks section", async () => {

@@ -8,6 +8,7 @@ import { createRouter } from "../openapi";
 import { AppNameParam } from "../schemas/apps";
 import { errorResponses } from "../schemas/common";
 import { JobIdParam } from "../schemas/jobs";
+import { appOfRolloutId } from "../schemas/rollouts";
 import { GitHubStatusSchema, NotificationSchema, NotifyTestAnswer } from "../schemas/notify";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
@@ -34,6 +35,17 @@ const jobGitHub = createRoute({
   responses: { 200: { description: "The job's GitHub status", content: json(GitHubStatusSchema) }, ...errorResponses(401, 404) },
 });
 
+const rolloutGitHub = createRoute({
+  method: "get",
+  path: "/v1/rollouts/{id}/github",
+  tags: ["rollouts"],
+  summary: "What GitHub was told of a rollout: its commit status deploybot/<app> (and the Deployment of a deployment event)",
+  security: [{ apiToken: [] }],
+  middleware: [apiAuth],
+  request: { params: JobIdParam },
+  responses: { 200: { description: "The rollout's GitHub status", content: json(GitHubStatusSchema) }, ...errorResponses(401, 404) },
+});
+
 /** GitHub is on but nothing is recorded for the job yet (its snapshot is on its way, or it predates the setting). */
 const NOTHING = { deployment_url: null, last_state: null, state: "pending" as const, error: null };
 
@@ -50,6 +62,13 @@ export const notifyRouter = createRouter()
     const found = await findJob(c.env, c.req.valid("param").id);
     if (!found) throw new ApiError(404, "job_not_found", "no such job");
     return c.json((await appState(c.env, found.job.app).githubOf(found.job.id)) ?? NOTHING, 200);
+  })
+  .openapi(rolloutGitHub, async (c) => {
+    const { id } = c.req.valid("param");
+    const app = appOfRolloutId(id);
+    const stub = app ? appState(c.env, app) : null;
+    if (!stub || !(await stub.get(id))) throw new ApiError(404, "rollout_not_found", "no such rollout");
+    return c.json((await stub.githubOf(id)) ?? NOTHING, 200);
   });
 
 // What DeployBot sends to an app's `notify:` URLs (format json), in /openapi.json's webhooks section.
