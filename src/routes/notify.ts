@@ -24,27 +24,25 @@ const notifyTest = createRoute({
   responses: { 202: { description: "Queued; delivered through the app's outbox", content: json(NotifyTestAnswer) }, ...errorResponses(401, 404, 422) },
 });
 
-const jobGitHub = createRoute({
-  method: "get",
-  path: "/v1/jobs/{id}/github",
-  tags: ["jobs"],
-  summary: "What GitHub was told of a job: its Deployment and the last status sent, or why not yet",
-  security: [{ apiToken: [] }],
-  middleware: [apiAuth],
-  request: { params: JobIdParam },
-  responses: { 200: { description: "The job's GitHub status", content: json(GitHubStatusSchema) }, ...errorResponses(401, 404) },
-});
+/** `GET /v1/{jobs|rollouts}/{id}/github`: what GitHub was told, for the job and rollout views. */
+const githubRoute = <P extends string>(path: P, tag: "jobs" | "rollouts", summary: string) =>
+  createRoute({
+    method: "get",
+    path,
+    tags: [tag],
+    summary,
+    security: [{ apiToken: [] }],
+    middleware: [apiAuth],
+    request: { params: JobIdParam },
+    responses: { 200: { description: "What GitHub was told", content: json(GitHubStatusSchema) }, ...errorResponses(401, 404) },
+  });
 
-const rolloutGitHub = createRoute({
-  method: "get",
-  path: "/v1/rollouts/{id}/github",
-  tags: ["rollouts"],
-  summary: "What GitHub was told of a rollout: its commit status deploybot/<app> (and the Deployment of a deployment event)",
-  security: [{ apiToken: [] }],
-  middleware: [apiAuth],
-  request: { params: JobIdParam },
-  responses: { 200: { description: "The rollout's GitHub status", content: json(GitHubStatusSchema) }, ...errorResponses(401, 404) },
-});
+const jobGitHub = githubRoute("/v1/jobs/{id}/github", "jobs", "What GitHub was told of a job: its Deployment and the last status sent, or why not yet");
+const rolloutGitHub = githubRoute(
+  "/v1/rollouts/{id}/github",
+  "rollouts",
+  "What GitHub was told of a rollout: its commit status deploybot/<app> (and the Deployment of a deployment event)",
+);
 
 /** GitHub is on but nothing is recorded for the job yet (its snapshot is on its way, or it predates the setting). */
 const NOTHING = { deployment_url: null, last_state: null, state: "pending" as const, error: null };
