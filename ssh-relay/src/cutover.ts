@@ -107,7 +107,7 @@ export async function runCutover(options: CutoverOptions): Promise<DeployResult>
       log("system", `removed the new container ${next}; the old release was not touched`);
       return null;
     })(), rollbackTimeoutMs, `removing ${next} did not finish within ${rollbackTimeoutMs / 1000} s`);
-    if (problem) return { status, step: "rollback", error: cancelled ? `rollback failed: ${problem}` : `${reason}; rollback failed: ${problem}`, rolled_back: false };
+    if (problem) return { status, step, error: cancelled ? null : reason, rolled_back: false, rollback_error: problem };
     return { status, step, error: cancelled ? null : reason, rolled_back: false, kept_serving: true };
   }
 

@@ -17,8 +17,9 @@ import type { DeployRequest } from "./request.ts";
 import type { Runner } from "./runner.ts";
 import { bounded, deploySteps, isCancel, type LogStream } from "./steps.ts";
 
-/** The steps of docs/deploy-steps.md, shared with the .NET agent. */
-export type DeployStep = "validate" | "pull" | "proxy" | "stop-previous" | "start" | "health" | "switch" | "drain" | "remove-previous" | "rollback";
+/** The steps of docs/deploy-steps.md, in order, shared with the .NET agent (test/fixtures/deploy-scenarios.json). */
+export const DEPLOY_STEPS = ["validate", "pull", "proxy", "stop-previous", "start", "health", "switch", "drain", "remove-previous"] as const;
+export type DeployStep = (typeof DEPLOY_STEPS)[number];
 export type { LogStream };
 
 /** The last NDJSON line of a deploy (docs/ssh-relay-api.md). */
@@ -29,6 +30,22 @@ export interface DeployResult {
   rolled_back: boolean;
   /** A cutover failed before its switch: the previous release never stopped serving. */
   kept_serving?: boolean;
+  /** Why the host could not be put back after a failure, if it could not. */
+  rollback_error?: string;
+}
+
+/**
+ * The job's `error` text for a deploy that did not succeed, in the format of
+ * docs/deploy-steps.md that the .NET agent's DeployResult.Summary writes too:
+ * `failed at health: <reason>; previous container restored`. Null on success.
+ */
+export function summarize(result: DeployResult): string | null {
+  if (result.status === "succeeded") return null;
+  const reason = result.error ?? (result.status === "cancelled" ? "the job was cancelled" : "unknown error");
+  const suffix = result.rollback_error !== undefined ? `; rollback failed: ${result.rollback_error}`
+    : result.kept_serving ? "; the previous release kept serving"
+    : result.rolled_back ? "; previous container restored" : "";
+  return `${result.status === "cancelled" ? "cancelled" : "failed"} at ${result.step}: ${reason}${suffix}`;
 }
 
 export interface DeployOptions {
@@ -147,7 +164,7 @@ export async function runDeploy({
     }
     const rollbackError = await rollback();
     if (rollbackError) {
-      return { status: cancelled ? "cancelled" : "failed", step: "rollback", error: cancelled ? `rollback failed: ${rollbackError}` : `${reason}; rollback failed: ${rollbackError}`, rolled_back: false };
+      return { status: cancelled ? "cancelled" : "failed", step, error: cancelled ? null : reason, rolled_back: false, rollback_error: rollbackError };
     }
     return { status: cancelled ? "cancelled" : "failed", step, error: cancelled ? null : reason, rolled_back: true };
   }

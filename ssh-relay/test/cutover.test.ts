@@ -55,7 +55,7 @@ const text = (lines: Line[]) => lines.filter((l) => l.type === "log").map((l) =>
 
 async function deployed(jobId: string, image: string): Promise<Line[]> {
   const { lines } = await deploy(body(jobId, image));
-  assert.deepEqual(lines.at(-1), { type: "result", status: "succeeded", step: "remove-previous", error: null, rolled_back: false }, text(lines));
+  assert.deepEqual(lines.at(-1), { type: "result", status: "succeeded", step: "remove-previous", error: null, rolled_back: false, summary: null }, text(lines));
   return lines;
 }
 
@@ -84,8 +84,10 @@ describe("cutover over SSH behind a real Caddy", () => {
     await load.successes(5);
     const { lines } = await deploy(body("cut5", IMAGES.broken, { timeout: 2 }));
     const report = await load.stop();
-    assert.deepEqual(lines.at(-1), { type: "result", status: "failed", step: "health", error: lines.at(-1)!.error, rolled_back: false, kept_serving: true });
-    assert.match(String(lines.at(-1)!.error), /did not answer 2xx within 2 s/);
+    const result = lines.at(-1)!;
+    assert.deepEqual(result, { type: "result", status: "failed", step: "health", error: result.error, rolled_back: false, kept_serving: true, summary: result.summary });
+    assert.match(String(result.error), /did not answer 2xx within 2 s/);
+    assert.equal(result.summary, `failed at health: ${String(result.error)}; the previous release kept serving`);
     assert.equal(report.failed, 0, report.failures.join("; "));
     assert.deepEqual(names(), [name]);
     assert.equal(await page(), "hello v2");
@@ -100,7 +102,7 @@ describe("cutover over SSH behind a real Caddy", () => {
     });
     assert.equal((await cancel!)?.status, 200);
     const report = await load.stop();
-    assert.deepEqual(lines.at(-1), { type: "result", status: "cancelled", step: "health", error: null, rolled_back: false, kept_serving: true }, text(lines));
+    assert.deepEqual(lines.at(-1), { type: "result", status: "cancelled", step: "health", error: null, rolled_back: false, kept_serving: true, summary: "cancelled at health: the job was cancelled; the previous release kept serving" }, text(lines));
     assert.equal(report.failed, 0, report.failures.join("; "));
     assert.deepEqual(names(), [name]);
     assert.equal(await page(), "hello v2");
@@ -112,7 +114,7 @@ describe("cutover over SSH behind a real Caddy", () => {
     const result = lines.at(-1)!;
     assert.equal(result.status, "failed");
     assert.equal(result.step, "proxy");
-    assert.match(String(result.error), new RegExp(`^no proxy answers at ${nowhere.replace(/\./g, "\\.")} \\(Caddy's admin API\\)`));
+    assert.match(String(result.summary), new RegExp(`^failed at proxy: no proxy answers at ${nowhere.replace(/\./g, "\\.")} \\(Caddy's admin API\\)`));
     assert.deepEqual(names(), [name]);
   });
 

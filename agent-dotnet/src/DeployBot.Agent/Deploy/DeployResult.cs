@@ -44,7 +44,8 @@ public sealed record DeployResult(
         DeployStep.Pull => "pull",
         DeployStep.Proxy => "proxy",
         DeployStep.StopPrevious => "stop-previous",
-        DeployStep.Create => "create",
+        // Create and start are one step in the shared vocabulary (docs/deploy-steps.md), as `docker run` is one command.
+        DeployStep.Create => "start",
         DeployStep.Start => "start",
         DeployStep.Health => "health",
         DeployStep.Switch => "switch",
