@@ -207,6 +207,11 @@ export function caddyAdmin(admin: string, method: "GET" | "POST", path: "/config
   return argv;
 }
 
+/** 1 when the kernel moves connections queued on a closing SO_REUSEPORT socket to its successor (Caddy's reloads need it). */
+export function readMigrateReq(): Argv {
+  return ["cat", "/proc/sys/net/ipv4/tcp_migrate_req"];
+}
+
 /** hostname, uptime, load and memory in one read: four files, in this order. */
 export function readProcFiles(): Argv {
   return ["cat", "/proc/sys/kernel/hostname", "/proc/uptime", "/proc/loadavg", "/proc/meminfo"];

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { routeId, upstreamOf, withRoute, type ProxyRoute } from "./caddy.ts";
-import { caddyAdmin, dockerFindPrefixed, dockerPort, dockerRemove, dockerRename, dockerRun, dockerStop, LABEL_APP, LABEL_JOB, LABEL_SHA, nextPrefix, safeJobId } from "./commands.ts";
+import { caddyAdmin, dockerFindPrefixed, dockerPort, dockerRemove, dockerRename, dockerRun, dockerStop, LABEL_APP, LABEL_JOB, LABEL_SHA, nextPrefix, readMigrateReq, safeJobId } from "./commands.ts";
 import type { DeployOptions, DeployResult, DeployStep } from "./deploy.ts";
 import type { ProxySpec } from "./request.ts";
 import { bounded, deploySteps, isCancel, lastLine } from "./steps.ts";
@@ -61,6 +61,8 @@ export async function runCutover(options: CutoverOptions): Promise<DeployResult>
     const config = await admin("GET", "/config/");
     withRoute(config, route("127.0.0.1:1")); // a conflict with another app is found now, before anything starts
     log("system", `proxy: Caddy answers at ${proxy.admin}; ${name} is served from ${upstreamOf(config, routeId(name)) ?? "nowhere yet (first cutover)"}`);
+    const migrate = (await run(readMigrateReq())).stdout.trim();
+    if (migrate !== "1") log("stderr", `warning: net.ipv4.tcp_migrate_req is ${migrate || "missing (Linux 5.14+ has it)"} on the target: the switch may reset a few connections; set it to 1 (README, "Zero-downtime deploys")`);
 
     step = "start";
     checkpoint();

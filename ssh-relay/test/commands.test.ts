@@ -107,6 +107,7 @@ describe("cutover command builders", () => {
 
   it("the new release's name, its published port, and the leftovers of interrupted cutovers", () => {
     assert.equal(commands.nextPrefix("web"), "web-next-");
+    assert.equal(line(commands.readMigrateReq()), "cat /proc/sys/net/ipv4/tcp_migrate_req");
     assert.equal(commands.safeJobId("01J/x y:z"), "01J-x-y-z");
     assert.equal(line(commands.dockerPort("web-next-j1", 3000)), "docker port web-next-j1 3000/tcp");
     assert.equal(line(commands.dockerFindPrefixed("web.v2-next-")), "docker ps -a --no-trunc --filter name=^web\\.v2-next- --format {{.Names}} {{.ID}} {{.State}}");

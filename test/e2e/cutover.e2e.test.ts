@@ -138,7 +138,7 @@ describe.each([
     // hello:broken never answers /up with a 2xx: the cancel lands in the 10 s health wait.
     const jobId = await push(app, "broken");
     await waitFor("the new container", async () => (names(`${container()}-next-`).length ? true : undefined), 60_000, 50);
-    expect((await api(stack.controller, `/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBe(200);
+    expect((await api(stack.controller, `/v1/jobs/${jobId}/cancel`, { method: "POST" })).status).toBe(202);
     const job = await finished(jobId);
     const report = await load.stop();
     expect(job.status).toBe("cancelled");

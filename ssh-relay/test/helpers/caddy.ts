@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +18,10 @@ export interface TestCaddy {
 export function requireCaddy(): void {
   const found = spawnSync("caddy", ["version"], { encoding: "utf8" });
   if (found.status !== 0) throw new Error("caddy is not installed: run `sudo bash scripts/services/caddy.sh`");
+  // Without it a Caddy reload resets the odd queued connection, and "no failed request" would be luck.
+  if (readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() !== "1") {
+    throw new Error("net.ipv4.tcp_migrate_req is not 1: run `sudo bash scripts/services/caddy.sh`");
+  }
 }
 
 export async function startCaddy(): Promise<TestCaddy> {

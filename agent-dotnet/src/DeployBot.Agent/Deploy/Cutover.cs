@@ -58,6 +58,10 @@ internal sealed class Cutover(
             // A conflict (two apps catching the same Host) is found now, before anything starts.
             CaddyConfig.WithRoute(config, Route("127.0.0.1:1"));
             Say($"proxy: Caddy answers at {_proxy.Admin}; {_name} is served from {CaddyConfig.Upstream(config, CaddyConfig.RouteId(_name)) ?? "nowhere yet (first cutover)"}");
+            if (MigrateReqProblem() is { } problem)
+            {
+                Warn($"warning: {problem}");
+            }
 
             _step = DeployStep.Start;
             var next = NextName(_name, job.JobId);
@@ -213,6 +217,18 @@ internal sealed class Cutover(
             [key] = new JsonArray(new JsonObject { ["HostIp"] = "127.0.0.1", ["HostPort"] = "" }),
         };
         return body;
+    }
+
+    /// <summary>
+    /// Caddy opens a new SO_REUSEPORT socket at every config load and closes the old one; unless the kernel migrates
+    /// the connections queued on the old socket (<c>net.ipv4.tcp_migrate_req=1</c>, Linux 5.14+), it resets them.
+    /// </summary>
+    private static string? MigrateReqProblem()
+    {
+        const string path = "/proc/sys/net/ipv4/tcp_migrate_req";
+        var value = File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+        return value == "1" ? null
+            : $"net.ipv4.tcp_migrate_req is {value ?? "missing (Linux 5.14+ has it)"} on this host: the switch may reset a few connections; set it to 1 (README, \"Zero-downtime deploys\")";
     }
 
     private ProxyRoute Route(string upstream) => new(_proxy.Listen, _proxy.Host, _name, upstream);

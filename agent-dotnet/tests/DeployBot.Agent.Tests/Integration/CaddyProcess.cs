@@ -25,6 +25,11 @@ public sealed class CaddyProcess : IAsyncDisposable
 
     public static async Task<CaddyProcess> StartAsync()
     {
+        // Without it a Caddy reload resets the odd queued connection, and "no failed request" would be luck.
+        if (File.ReadAllText("/proc/sys/net/ipv4/tcp_migrate_req").Trim() != "1")
+        {
+            throw new InvalidOperationException("net.ipv4.tcp_migrate_req is not 1. Run `sudo bash scripts/services/caddy.sh`.");
+        }
         var home = Directory.CreateTempSubdirectory("deploybot-caddy-").FullName;
         var admin = $"127.0.0.1:{FreePort()}";
         var config = Path.Combine(home, "caddy.json");
