@@ -16,7 +16,8 @@
 #        127.0.0.1:5000/deploybot/hello:v1      GET /up → 200, / → "hello v1"
 #        127.0.0.1:5000/deploybot/hello:v2      GET /up → 200, / → "hello v2"
 #        127.0.0.1:5000/deploybot/hello:broken  GET /up → 404, / → "hello broken"
-#        127.0.0.1:5000/deploybot/hello:slow    like v1, but listens only 2 s after it starts
+#        127.0.0.1:5000/deploybot/hello:slow    like v1, but listens only 2 s after it starts,
+#                                               and stops at once on SIGTERM
 #      Each runs `busybox httpd -f -p 80 -h /www` (slow: after `sleep 2`).
 #
 # Idempotent: a second run installs, starts and builds nothing and takes about
@@ -122,7 +123,8 @@ build_image() {
   fi
   local cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
   if [ "$tag" = slow ]; then
-    cmd='CMD ["/bin/sh", "-c", "sleep 2; exec /bin/busybox httpd -f -p 80 -h /www"]'
+    # A shell as PID 1 that ends httpd on SIGTERM, as a well-behaved app does (httpd as PID 1 ignores it).
+    cmd='CMD ["/bin/sh", "-c", "trap '"'"'kill $p; exit 0'"'"' TERM; sleep 2; /bin/busybox httpd -f -p 80 -h /www & p=$!; wait $p"]'
   fi
   tar -C "$root" -c . | docker import \
     --change "$cmd" \
