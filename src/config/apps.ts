@@ -1,6 +1,6 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
-import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy";
+import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy.ts";
 
 /** Template variables an image, container name or env value may use. */
 export const TEMPLATE_VARIABLES = ["sha", "short_sha", "ref", "branch", "repo", "app"] as const;
