@@ -1,5 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
+import { FakeClock, systemClock } from "../src/host/clock";
+import type { HostQueue } from "../src/host/host-queue";
 
 export const ADMIN = "test-admin-token";
 export const ENROLL = "test-enroll-token";
@@ -70,9 +72,26 @@ export async function registerAgent(hostname: string) {
 export async function settleHistory(host: string): Promise<void> {
   const { runInDurableObject } = await import("cloudflare:test");
   const stub = env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
-  await runInDurableObject(stub, async (instance: import("../src/host/host-queue").HostQueue) => {
+  await runInDurableObject(stub, async (instance: HostQueue) => {
     await instance.outbox.flush();
   });
+}
+
+/**
+ * Runs `body` with a FakeClock in the host's object: lease, long-poll and alarm tests move time
+ * with `await clock.advance(ms)` instead of sleeping. The object's real clock is back afterwards.
+ * Time moves inside the object, since the timers it fires settle the object's own promises.
+ */
+export async function withFakeClock<T>(host: string, body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>): Promise<T> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const fake = new FakeClock();
+  const inObject = (fn: (instance: HostQueue) => void) => runInDurableObject(hostStub(host), (instance: HostQueue) => fn(instance));
+  await inObject((instance) => void (instance.clock = fake));
+  try {
+    return await body({ advance: (ms) => inObject(() => fake.advance(ms)) });
+  } finally {
+    await inObject((instance) => void (instance.clock = systemClock));
+  }
 }
 
 export function hostStub(host: string) {

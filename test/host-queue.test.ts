@@ -1,9 +1,10 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { EnqueueRequest, HostQueue } from "../src/host/host-queue";
+import type { EnqueueRequest } from "../src/host/contract";
+import type { HostQueue } from "../src/host/host-queue";
 import { d1HistoryWriter, type HistoryWriter } from "../src/host/history";
-import type { JobSnapshot } from "../src/db/queries";
+import type { JobSnapshot } from "../src/schemas/jobs";
 import { sha } from "./helpers";
 
 let hostCounter = 0;

@@ -1,6 +1,7 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
 import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy.ts";
+import { rolloutSchema } from "./rollout.ts";
 
 /** Template variables an image, container name or env value may use. */
 export const TEMPLATE_VARIABLES = ["sha", "short_sha", "ref", "branch", "repo", "app"] as const;
@@ -74,6 +75,9 @@ const appSchema = z.strictObject({
   tags: z.array(z.string().min(1)).default([]),
   hosts: z.array(name("host name")).min(1, "an app needs at least one host"),
   deploy: deploySchema,
+  rollout: rolloutSchema,
+  /** A newer push cancels an unfinished rollout's waves; false: rollouts queue in order. */
+  supersede: z.boolean().default(true),
 });
 
 const defaultsSchema = z.strictObject({
@@ -97,6 +101,15 @@ const configSchema = z
             code: "custom",
             path: ["apps", appName, "hosts", index],
             message: `host "${host}" is not defined under hosts`,
+          });
+        }
+      });
+      app.rollout.canary.forEach((host, index) => {
+        if (!app.hosts.includes(host)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["apps", appName, "rollout", "canary", index],
+            message: `canary host "${host}" is not one of this app's hosts`,
           });
         }
       });

@@ -68,24 +68,11 @@ export function secretValues(env: Record<string, string>): string[] {
  * host-wide `pos`, the SSE event id.
  */
 export class LogStore {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS logs (
-      pos INTEGER PRIMARY KEY AUTOINCREMENT,
-      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
-      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
-      shipped INTEGER NOT NULL DEFAULT 0
-    )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, pos)");
-    sql.exec("CREATE INDEX IF NOT EXISTS logs_unshipped ON logs (shipped, pos)");
-    sql.exec(`CREATE TABLE IF NOT EXISTS logs_pending (
-      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
-      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
-      PRIMARY KEY (job_id, attempt, seq)
-    )`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS log_state (
-      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, next_seq INTEGER NOT NULL,
-      bytes INTEGER NOT NULL, lines INTEGER NOT NULL, limited INTEGER NOT NULL
-    )`);
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** The newest line's host-wide pos (0 with none). */
+  lastPos(): number {
+    return this.sql.exec<{ p: number | null }>("SELECT MAX(pos) AS p FROM logs").one().p ?? 0;
   }
 
   /**

@@ -4,13 +4,13 @@ import type { Context } from "hono";
 import { getJob } from "../db/queries";
 import type { AppEnv } from "../env";
 import { ApiError, REVOKED_MESSAGE } from "../errors";
-import type { ReportResult } from "../host/host-queue";
+import type { ReportResult } from "../host/contract";
 import { hostQueue } from "../host/stub";
 import { agentAuth } from "../middleware/agent-auth";
 import { createRouter } from "../openapi";
 import { LogsBody, StatusBody } from "../schemas/agents";
 import { errorResponses } from "../schemas/common";
-import { JobIdParam, JobSchema } from "../schemas/jobs";
+import { hostOfJobId, JobIdParam, JobSchema } from "../schemas/jobs";
 
 const reportStatus = createRoute({
   method: "post",
@@ -54,9 +54,16 @@ async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult) {
       throw new ApiError(401, "agent_revoked", REVOKED_MESSAGE);
     case "not_found":
       // Not on this agent's host: another host's job is 403, an unknown one 404.
-      if (await getJob(drizzle(c.env.DB), jobId)) throw new ApiError(403, "forbidden", "this job belongs to another host");
+      if (await isAnotherHostsJob(c, jobId)) throw new ApiError(403, "forbidden", "this job belongs to another host");
       throw new ApiError(404, "job_not_found", "no such job");
   }
+}
+
+/** The id names another host (ids of old jobs do not: D1 knows). */
+async function isAnotherHostsJob(c: Context<AppEnv>, jobId: string): Promise<boolean> {
+  const host = hostOfJobId(jobId);
+  if (host) return host !== c.get("agent")!.hostname;
+  return (await getJob(drizzle(c.env.DB), jobId)) !== null;
 }
 
 export const agentJobsRouter = createRouter()

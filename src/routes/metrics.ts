@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { loadRunningConfig } from "../config/current";
 import { deliveryCounts, jobCounts } from "../db/queries";
-import { DISPATCH_BUCKETS } from "../host/host-queue";
+import { DISPATCH_BUCKETS } from "../host/counters";
 import { hostQueue } from "../host/stub";
 import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";

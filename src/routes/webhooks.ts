@@ -7,16 +7,18 @@ import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryReco
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, pushTime, verifySignature } from "../github/webhook";
-import { dispatch } from "../host/dispatch";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
 import { JobSchema, type Job } from "../schemas/jobs";
+import { RolloutSchema } from "../schemas/rollouts";
+import { startRollout } from "../rollout/start";
 
 const WebhookAnswer = z
   .object({
     delivery_id: z.string(),
-    jobs: z.array(JobSchema),
+    jobs: z.array(JobSchema).openapi({ description: "the jobs queued now: every host's, or with a rollout strategy the first wave's" }),
+    rollouts: z.array(RolloutSchema).optional().openapi({ description: "one rollout per app the push deploys (first answer only)" }),
     ignored: z.string().optional().openapi({ description: "why the delivery queued nothing" }),
   })
   .openapi("WebhookAnswer");
@@ -135,14 +137,12 @@ export const webhooksRouter = createRouter().openapi(
     const newer = await newerQueuedPush(db, push.repository.full_name, push.ref, push.after, pushTime(push));
     if (newer) return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
 
+    // One rollout per app: its first wave's jobs are queued before this answers.
     const results = await Promise.all(
-      tracking.flatMap(([appName, app]) =>
-        app.hosts.map((host) =>
-          dispatch(c.env, config, { appName, host, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId }),
-        ),
-      ),
+      tracking.map(([appName]) => startRollout(c.env, config, { appName, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId })),
     );
-    const jobs = results.map((r) => r.job);
+    const jobs = results.flatMap((r) => r.jobs);
+    const rollouts = results.map((r) => r.rollout);
     await insertDelivery(db, {
       id: deliveryId,
       event,
@@ -156,6 +156,6 @@ export const webhooksRouter = createRouter().openapi(
       jobs: jobs.map((job) => ({ id: job.id, host: job.host })),
       createdAt: now,
     });
-    return c.json({ delivery_id: deliveryId, jobs }, 202);
+    return c.json({ delivery_id: deliveryId, jobs, rollouts }, 202);
   },
 );
