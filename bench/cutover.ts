@@ -76,9 +76,14 @@ export async function benchCutover(): Promise<string> {
   const [executable, stack, caddy] = await Promise.all([publishAgent(), startSshStack("bench-cutover"), startCaddy()]);
   const stateDir = mkdtempSync(join(tmpdir(), "deploybot-bench-cutover-"));
   const apps: App[] = [];
+  const ports = new Set<number>();
   for (const [mode, host] of [["agent", agentHost], ["ssh", "ssh-e2e"]] as const) {
     for (const kind of ["proxy", "ports"] as const) {
-      apps.push({ name: `${mode}-${kind}`, mode, kind, host, port: await freePort(), container: `dbbench-${mode}-${kind}-${suffix}` });
+      // A port freePort() found free may be found again until something listens on it: take four different ones.
+      let port = await freePort();
+      while (ports.has(port)) port = await freePort();
+      ports.add(port);
+      apps.push({ name: `${mode}-${kind}`, mode, kind, host, port, container: `dbbench-${mode}-${kind}-${suffix}` });
     }
   }
   const agent = startAgent(executable, {

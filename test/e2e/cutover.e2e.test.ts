@@ -77,7 +77,10 @@ beforeAll(async () => {
   await requireServices();
   requireCaddy();
   [executable, stack, caddy] = await Promise.all([publishAgent(), startSshStack("cutover"), startCaddy()]);
-  [agentListen, sshListen] = [await freePort(), await freePort()];
+  // A port freePort() found free may be found again until something listens on it: take two different ones.
+  agentListen = await freePort();
+  do sshListen = await freePort();
+  while (sshListen === agentListen);
   stateDir = mkdtempSync(join(tmpdir(), "deploybot-cutover-state-"));
   const put = await api(stack.controller, "/v1/config", { method: "PUT", body: config(), headers: { "content-type": "application/yaml" } });
   expect(put.status, await put.clone().text()).toBe(200);
