@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
-import { FakeClock, systemClock } from "../src/host/clock";
+import type { AppState } from "../src/app/app-state";
+import { FakeClock, systemClock, type Clock } from "../src/host/clock";
 import type { HostQueue } from "../src/host/host-queue";
 
 export const ADMIN = "test-admin-token";
@@ -82,16 +83,36 @@ export async function settleHistory(host: string): Promise<void> {
  * with `await clock.advance(ms)` instead of sleeping. The object's real clock is back afterwards.
  * Time moves inside the object, since the timers it fires settle the object's own promises.
  */
-export async function withFakeClock<T>(host: string, body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>): Promise<T> {
+export function withFakeClock<T>(host: string, body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>): Promise<T> {
+  return withObjectClock(hostStub(host), body);
+}
+
+/** withFakeClock for any of the Worker's Durable Objects (each has a swappable `clock`). */
+export async function withObjectClock<T>(
+  stub: DurableObjectStub<HostQueue> | DurableObjectStub<AppState>,
+  body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>,
+): Promise<T> {
   const { runInDurableObject } = await import("cloudflare:test");
   const fake = new FakeClock();
-  const inObject = (fn: (instance: HostQueue) => void) => runInDurableObject(hostStub(host), (instance: HostQueue) => fn(instance));
+  const inObject = (fn: (instance: { clock: Clock }) => void) => runInDurableObject(stub as DurableObjectStub<HostQueue>, (instance: HostQueue) => fn(instance));
   await inObject((instance) => void (instance.clock = fake));
   try {
     return await body({ advance: (ms) => inObject(() => fake.advance(ms)) });
   } finally {
     await inObject((instance) => void (instance.clock = systemClock));
   }
+}
+
+/** Waits until the app's object has delivered its rollouts to D1. */
+export async function settleApp(app: string): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(appStub(app), async (instance: AppState) => {
+    await instance.outbox.flush();
+  });
+}
+
+export function appStub(app: string) {
+  return env.APP_STATE.get(env.APP_STATE.idFromName(app));
 }
 
 export function hostStub(host: string) {

@@ -159,7 +159,6 @@ export class AppState extends DurableObject<Env> {
   /** Performs recorded effects: watchers told, jobs cancelled, waves dispatched, hosts rolled back. Returns the jobs queued. */
   private async perform(fx: AppEffects): Promise<Job[]> {
     for (const id of fx.changed) for (const ws of this.ctx.getWebSockets(`rollout:${id}`)) this.send(ws, this.rollout(id)!);
-    await mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason)));
     const queued: Job[] = [];
     for (const { rolloutId, wave } of fx.dispatches) {
       const row = this.table.get(rolloutId);
@@ -185,6 +184,12 @@ export class AppState extends DurableObject<Env> {
       const request = { appName: row.app, host, ref: previous.ref, sha: previous.sha, trigger: "rollback" as const, deliveryId: `rollback:${row.id}`, rolloutId: row.id };
       const { job } = await hostQueue(this.env, host).enqueue(buildRequest(specOf(row), request));
       this.apply(new AppEffects(), () => this.table.setHost(rolloutId, host, { rollback_job_id: job.id }));
+    }
+    // Cancels last, and nobody waits for them: they are for jobs of a rollout that stopped, and a
+    // new rollout's jobs must not queue behind them. A cancel that cannot be delivered leaves a job
+    // that its host's own supersede (a newer job of the app) or its lease ends.
+    if (fx.cancels.length) {
+      this.ctx.waitUntil(mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason))).catch(() => undefined));
     }
     return queued;
   }

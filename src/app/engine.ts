@@ -80,7 +80,8 @@ export class RolloutEngine {
       this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
     }
     for (const row of this.table.hostsOfJob(job.id, job.rollout_id, job.host)) {
-      if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward; a repeat changes nothing
+      if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward
+      if (row.job_id === job.id && row.state === job.status) continue; // a repeat changes nothing
       this.table.setHost(row.rollout_id, row.host, { job_id: job.id, state: job.status, error: job.error });
       fx.changed.add(row.rollout_id);
       const rollout = this.table.get(row.rollout_id);
@@ -105,7 +106,15 @@ export class RolloutEngine {
   resume(fx: AppEffects, row: RolloutRow, now: number): boolean {
     if (row.status !== "paused") return false;
     this.set(fx, row, { status: "running" });
-    this.advance(fx, { ...row, status: "running" }, now);
+    const running = { ...row, status: "running" as const };
+    const wave = this.waveStatus(row);
+    if (wave === "running") {
+      this.advance(fx, running, now);
+    } else if (row.wave < this.table.waves(row.id).length - 1) {
+      // Paused between waves: the strategy's pause (if any) still runs its course.
+      if (row.next_wave_at === null) this.nextWave(fx, running, now);
+      else this.schedule.set("next", row.id, Math.max(row.next_wave_at, now));
+    }
     return true;
   }
 

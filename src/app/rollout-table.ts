@@ -1,5 +1,5 @@
 import type { AppSpec } from "../host/dispatch";
-import type { Rollout, RolloutStatus, Strategy, Wave } from "../schemas/rollouts";
+import type { HOST_STATES, Rollout, RolloutStatus, Strategy, Wave } from "../schemas/rollouts";
 
 /** A rollout as its app's object stores it: the API's fields, and how to render its jobs. */
 export type RolloutRow = {
@@ -31,7 +31,7 @@ export type HostRow = {
   host: string;
   wave: number;
   job_id: string | null;
-  state: "pending" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  state: (typeof HOST_STATES)[number];
   error: string | null;
   /** JSON Release the host ran when its wave started: where `on_failure: rollback` sends it back. */
   previous: string | null;
@@ -169,7 +169,14 @@ export class RolloutTable {
     const hosts = this.hosts(row.id);
     const waves = this.waves(row.id).map((wave): Wave => {
       const members = hosts.filter((h) => h.wave === wave.idx);
-      return { hosts: members.map((h) => h.host), jobs: members.map((h) => h.job_id), status: wave.status, started_at: wave.started_at, finished_at: wave.finished_at };
+      return {
+        hosts: members.map((h) => h.host),
+        jobs: members.map((h) => h.job_id),
+        states: members.map((h) => h.state),
+        status: wave.status,
+        started_at: wave.started_at,
+        finished_at: wave.finished_at,
+      };
     });
     const { id, app, ref, sha, status, trigger, created_at, finished_at, error } = row;
     return { id, app, ref, sha, status, strategy: strategyOf(row), waves, trigger, created_at, finished_at, error };

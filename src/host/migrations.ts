@@ -73,6 +73,7 @@ export const HOST_STEPS: string[][] = [
   [
     "ALTER TABLE jobs ADD COLUMN rollout_id TEXT",
     "CREATE TABLE outbox_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    "CREATE INDEX outbox_key ON outbox (job_id)",
   ],
 ];
 
@@ -84,6 +85,7 @@ export const OUTBOX_TABLES = [
   "CREATE TABLE timers (kind TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, key))",
   "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, snapshot TEXT NOT NULL)",
   "CREATE TABLE outbox_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+  "CREATE INDEX outbox_key ON outbox (job_id)",
 ];
 
 /** Applies the steps an object's storage has not seen yet, in order, each with its version. */

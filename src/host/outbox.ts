@@ -45,9 +45,16 @@ export class Outbox<T> {
     private readonly logs: LogStore | null = null,
   ) {}
 
-  /** Adds a snapshot. Call inside the same synchronous block as the change it records. */
+  /**
+   * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
+   * the key's snapshot still waiting (every sink keeps only the newest version of a key, so an older
+   * one still on its way is worth nothing): the outbox holds at most one row per key, however long
+   * a sink is down, and a burst of changes costs one delivery.
+   */
   add(snapshot: T, now: number): void {
-    this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", this.keyOf(snapshot), JSON.stringify(snapshot));
+    const key = this.keyOf(snapshot);
+    this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
+    this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
     this.armSafetyNet(now);
   }
 

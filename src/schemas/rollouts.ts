@@ -6,6 +6,7 @@ export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 /** The statuses a rollout ends in. */
 export const FINISHED_ROLLOUT_STATUSES: readonly RolloutStatus[] = ["succeeded", "failed", "halted", "cancelled"];
 
+export const HOST_STATES = ["pending", "queued", "running", "succeeded", "failed", "cancelled"] as const;
 export const WAVE_STATUSES = ["pending", "running", "succeeded", "failed", "halted", "cancelled"] as const;
 
 export const StrategySchema = z
@@ -23,6 +24,7 @@ export const WaveSchema = z
   .object({
     hosts: z.array(z.string()),
     jobs: z.array(z.string().nullable()).openapi({ description: "the job of each host, in the order of hosts; null until the wave starts" }),
+    states: z.array(z.enum(HOST_STATES)).openapi({ description: "where each host stands: its job's status, `pending` before it has one" }),
     status: z.enum(WAVE_STATUSES),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),

@@ -1,7 +1,7 @@
 // @ts-check
 import { ApiError, request, session } from "../lib/api.js";
 import { badge, duration, h, replace, shortJobId, shortRef, time } from "../lib/dom.js";
-import { JobLogStream } from "../lib/log-stream.js";
+import { LiveStream, showStreamState } from "../lib/log-stream.js";
 import { LogView } from "../lib/log-view.js";
 import { confirmAction, errorBox, facts } from "../lib/ui.js";
 
@@ -92,16 +92,12 @@ export async function jobPage({ main, segments, navigate }) {
   }
 
   show(job);
-  const labels = { connecting: "Connecting…", live: "Live", reconnecting: "Connection lost; reconnecting…", ended: "Finished" };
-  const stream = new JobLogStream({
-    jobId: id,
+  const stream = new LiveStream({
+    subject: { job_id: id },
     token: session.token ?? "",
     onLine: (line) => log.push(line),
     onStatus: show,
-    onState: (state) => {
-      streamState.textContent = labels[state];
-      streamState.dataset.state = state;
-    },
+    onState: showStreamState(streamState),
     check: async () => {
       try {
         await request(`/v1/jobs/${id}`);
