@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { startController } from "../test/e2e/controller.ts";
 import { benchAgent } from "./agent.ts";
+import { benchCutover } from "./cutover.ts";
 import { benchDispatch } from "./dispatch.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchFleet } from "./fleet.ts";
@@ -37,6 +38,7 @@ if (want("fleet")) {
 }
 if (want("relay")) sections.push(await benchRelay());
 if (want("agent")) sections.push(benchAgent());
+if (want("cutover")) sections.push(await benchCutover());
 
 const stamp = new Date().toISOString();
 const header = (note = "") =>

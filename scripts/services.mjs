@@ -1,5 +1,5 @@
 // What the test suites need from the machine, checked before `npm test` runs them, and brought up when missing:
-// as root by running the idempotent scripts/services/*.sh; otherwise by stopping at once with the one command
+// as root by running the idempotent scripts/services/*.sh (docker, sshd, chromium, caddy); otherwise by stopping at once with the one command
 // to run. The .NET SDK is the exception: no service script installs it (see the README).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -40,14 +40,18 @@ const SERVICES = {
       existsSync("/usr/sbin/sshd") && existsSync("/run/sshd") && has("ssh-keygen") && spawnSync("id", ["deploybot-ssh"], { stdio: "ignore" }).status === 0,
   },
   chromium: { what: "Chromium for the dashboard tests", ready: async () => existsSync(process.env.CHROMIUM_PATH ?? "/usr/bin/chromium") },
+  caddy: {
+    what: "Caddy and net.ipv4.tcp_migrate_req=1 for the zero-downtime deploy tests",
+    ready: async () => has("caddy") && spawnSync("cat", ["/proc/sys/net/ipv4/tcp_migrate_req"], { encoding: "utf8" }).stdout.trim() === "1",
+  },
 };
 
 /** The services each suite uses (the worker suite runs inside workerd and needs none). */
 export const SUITE_SERVICES = {
   worker: [],
-  e2e: ["docker", "sshd", "chromium"],
-  relay: ["docker", "sshd"],
-  agent: ["docker"],
+  e2e: ["docker", "sshd", "chromium", "caddy"],
+  relay: ["docker", "sshd", "caddy"],
+  agent: ["docker", "caddy"],
   faults: ["docker", "sshd"],
 };
 const NEEDS_DOTNET = ["e2e", "agent"];

@@ -26,6 +26,7 @@ export async function jobPage({ main, segments, navigate }) {
   const details = h("div");
   const actions = h("div", { class: "actions" });
   const problem = h("div");
+  const github = h("p", { class: "github-line" });
   const streamState = h("span", { class: "stream-state", role: "status" });
   const log = new LogView({ label: "Job log", fileName: `job-${id}.log` });
   main.append(
@@ -34,6 +35,7 @@ export async function jobPage({ main, segments, navigate }) {
     actions,
     problem,
     details,
+    github,
     h("div", { class: "log-head" }, h("h2", null, "Log"), streamState),
     log.element,
   );
@@ -44,6 +46,7 @@ export async function jobPage({ main, segments, navigate }) {
     replace(heading, `${job.app} @ ${shortRef(job.ref)} on ${job.host} `, badge(job.status));
     replace(details, facts(describe(job)));
     replace(actions, ...buttons(job));
+    void showGitHub(id, github);
   };
 
   const cancel = async () => {
@@ -115,6 +118,28 @@ export async function jobPage({ main, segments, navigate }) {
     log.dispose();
     clearInterval(tick);
   };
+}
+
+/**
+ * The job's GitHub line: its Deployment and the last status sent, or why not (no credentials, retrying).
+ * @param {string} id
+ * @param {HTMLElement} line
+ */
+async function showGitHub(id, line) {
+  /** @type {any} */
+  let view;
+  try {
+    view = await request(`/v1/jobs/${id}/github`);
+  } catch {
+    return; // the job's facts stand without it
+  }
+  const link = view.deployment_url ? [" · ", h("a", { href: view.deployment_url, rel: "noreferrer" }, "Deployment")] : [];
+  const text =
+    view.state === "off" ? "off (no GitHub credentials on the controller)"
+    : view.state === "retrying" ? `retrying: ${view.error ?? "GitHub did not answer"}`
+    : view.state === "sent" ? `${view.last_state ?? "sent"}${view.error ? ` (${view.error})` : ""}`
+    : `pending${view.last_state ? ` (last sent: ${view.last_state})` : ""}`;
+  replace(line, h("strong", null, "GitHub: "), text, ...link);
 }
 
 /**
