@@ -99,7 +99,7 @@ export const webhooksRouter = createRouter().openapi(
         ref: push?.ref ?? null,
         sha: push && !isDeletion(push) ? push.after : null,
         before: push?.before ?? null,
-        pushedAt: push ? pushTime(push) : null,
+        pushedAt: push ? pushTime(push, now) : null,
         outcome: "ignored",
         ignored: reason,
         jobs: [],
@@ -132,8 +132,13 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`${push.ref} is not tracked by ${apps.map(([name]) => name).join(", ")}`, push);
     }
 
-    const newer = await newerQueuedPush(db, push.repository.full_name, push.ref, push.after, pushTime(push));
-    if (newer) return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
+    const order = { repo: push.repository.full_name, ref: push.ref, before: push.before ?? null, after: push.after, pushedAt: pushTime(push, now), receivedAt: now };
+    const newer = await newerQueuedPush(db, order);
+    if (newer) {
+      // Said out loud: a push that deploys nothing should be visible in the logs, not only in its 202.
+      console.warn(JSON.stringify({ level: "warn", msg: "push ignored as older", delivery_id: deliveryId, ref: push.ref, sha: push.after, newer: newer.sha }));
+      return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
+    }
 
     const results = await Promise.all(
       tracking.flatMap(([appName, app]) =>
@@ -150,7 +155,7 @@ export const webhooksRouter = createRouter().openapi(
       ref: push.ref,
       sha: push.after,
       before: push.before ?? null,
-      pushedAt: pushTime(push),
+      pushedAt: order.pushedAt,
       outcome: "queued",
       ignored: null,
       jobs: jobs.map((job) => ({ id: job.id, host: job.host })),
