@@ -38,12 +38,23 @@ const appendLogs = createRoute({
   security: [{ agentToken: [] }],
   middleware: [agentAuth()] as const,
   request: { params: JobIdParam, body: { content: { "application/json": { schema: LogsBody } }, required: true } },
-  responses: { 204: { description: "Stored" }, ...errorResponses(400, 401, 403, 404, 409) },
+  responses: {
+    204: { description: "Stored" },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422),
+  },
 });
 
+/**
+ * A log batch the host object refused whole, with nothing written (LogBatchRefused from LogStore.append):
+ * 413 when too much waits behind a missing seq, 422 for a line too far ahead of it.
+ */
+type LogRefused = { outcome: "log_refused"; status: 413 | 422; code: string; message: string };
+
 /** Maps the host object's verdict on an agent's report to the HTTP answer. */
-async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult) {
+async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult | LogRefused) {
   switch (result.outcome) {
+    case "log_refused":
+      throw new ApiError(result.status, result.code, result.message);
     case "ok":
       return result.job;
     case "stale":
