@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
+import { mapBounded } from "../bounded";
 import { appsForRepo, tracksRef } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
 import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryRecord } from "../db/queries";
@@ -63,9 +64,7 @@ function decodeBody(raw: ArrayBuffer, contentType: string | undefined): unknown 
 
 /** Current state of the jobs a delivery named: from their Durable Objects, else from history. */
 async function currentJobs(env: Env, refs: DeliveryRecord["jobs"]): Promise<Job[]> {
-  const found = await Promise.all(
-    refs.map(async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id))),
-  );
+  const found = await mapBounded(refs, async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id)));
   return found.filter((job): job is Job => job !== null);
 }
 
@@ -140,12 +139,9 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
     }
 
-    const results = await Promise.all(
-      tracking.flatMap(([appName, app]) =>
-        app.hosts.map((host) =>
-          dispatch(c.env, config, { appName, host, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId }),
-        ),
-      ),
+    const targets = tracking.flatMap(([appName, app]) => app.hosts.map((host) => ({ appName, host })));
+    const results = await mapBounded(targets, ({ appName, host }) =>
+      dispatch(c.env, config, { appName, host, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId }),
     );
     const jobs = results.map((r) => r.job);
     await insertDelivery(db, {
