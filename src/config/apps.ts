@@ -1,6 +1,6 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
-import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields";
+import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields.ts";
 
 /** Template variables an image, container name or env value may use. */
 export const TEMPLATE_VARIABLES = ["sha", "short_sha", "ref", "branch", "repo", "app"] as const;
