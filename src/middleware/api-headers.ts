@@ -1,0 +1,15 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+
+/**
+ * Headers on every answer of the Worker: `nosniff`, so no answer is read as another type than it
+ * says, and `no-store`, so no cache between the client and DeployBot keeps jobs, logs or config.
+ * A route that sets Cache-Control itself keeps its own.
+ */
+export function apiHeaders(): MiddlewareHandler<AppEnv> {
+  return async function apiHeadersMiddleware(c, next) {
+    await next();
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  };
+}
