@@ -90,13 +90,18 @@ export const configRouter = createRouter()
       );
     }
     const digest = await sha256Hex(yaml);
-    const running = await loadRunningConfig(c.env.DB);
+    // A stored file that today's rules refuse (one stored before a limit existed) must not stop its own replacement.
+    const running = await loadRunningConfig(c.env.DB).catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === "config_invalid") return null;
+      throw err;
+    });
     const summary = { apps: Object.keys(result.config.apps), hosts: Object.keys(result.config.hosts) };
-    if (digest === (await sha256Hex(running.yaml))) {
+    if (running && digest === (await sha256Hex(running.yaml))) {
       return c.json({ version: running.version, sha256: digest, source: running.source, changed: false, ...summary, cancelled_jobs: [] }, 200);
     }
     const stored = await insertConfigVersion(drizzle(c.env.DB), yaml, digest, new Date().toISOString());
-    const cancelled = await dropUnmappedJobs(c.env, running.config, result.config, `cancelled: apps.yaml version ${stored.id} no longer deploys this app to this host`);
+    const reason = `cancelled: apps.yaml version ${stored.id} no longer deploys this app to this host`;
+    const cancelled = running ? await dropUnmappedJobs(c.env, running.config, result.config, reason) : [];
     return c.json({ version: stored.id, sha256: digest, source: "stored" as const, changed: true, ...summary, cancelled_jobs: cancelled }, 200);
   });
 
