@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { api, sendPush, startController, type Controller } from "../test/e2e/controller.ts";
 import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
+import { holdExclusiveLock } from "./d1-lock.ts";
 import { faultReport } from "./report.ts";
 
 const report = faultReport(import.meta.filename);
@@ -185,24 +185,3 @@ it("D1 failing for a while: jobs keep running and history catches up", async () 
     },
   );
 });
-
-/** Another process holding an exclusive write lock on an SQLite file for `seconds` (python3's sqlite3). */
-function holdExclusiveLock(file: string, seconds: number) {
-  const child: ChildProcess = spawn("python3", [
-    "-c",
-    `import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-con.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-con.execute("ROLLBACK")`,
-    file,
-    String(seconds),
-  ]);
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d) => String(d).includes("locked") && resolve());
-    child.on("exit", (code) => code !== 0 && reject(new Error(`lock holder exited ${code}`)));
-  });
-  const released = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  return { ready, released };
-}

@@ -3,6 +3,7 @@ import { apiHeaders } from "./middleware/api-headers";
 import { requestLog } from "./middleware/request-log";
 import { createRouter } from "./openapi";
 import { agentsRouter } from "./routes/agents";
+import { appsRouter } from "./routes/apps";
 import { configRouter } from "./routes/config";
 import { dashboardApiRouter } from "./routes/dashboard-api";
 import { docsRouter } from "./routes/docs";
@@ -12,6 +13,7 @@ import { agentJobsRouter } from "./routes/agent-jobs";
 import { jobsRouter } from "./routes/jobs";
 import { logsRouter } from "./routes/logs";
 import { metricsRouter } from "./routes/metrics";
+import { rolloutsRouter } from "./routes/rollouts";
 import { sshRouter } from "./routes/ssh";
 import { webhooksRouter } from "./routes/webhooks";
 
@@ -47,6 +49,8 @@ app.route("/", sshRouter);
 app.route("/", hostsRouter);
 app.route("/", configRouter);
 app.route("/", dashboardApiRouter);
+app.route("/", appsRouter);
+app.route("/", rolloutsRouter);
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",

@@ -1,3 +1,4 @@
+import type { AppState } from "./app/app-state";
 import type { HostQueue } from "./host/host-queue";
 import type { SshRelay } from "./ssh/relay-container";
 
@@ -5,6 +6,8 @@ import type { SshRelay } from "./ssh/relay-container";
 export interface Env {
   DB: D1Database;
   HOST_QUEUE: DurableObjectNamespace<HostQueue>;
+  /** One object per app: its rollouts, lock and live releases. */
+  APP_STATE: DurableObjectNamespace<AppState>;
   GITHUB_WEBHOOK_SECRET: string;
   /** Comma-separated admin bearer tokens for the API and the CLI. */
   DEPLOYBOT_API_TOKENS: string;

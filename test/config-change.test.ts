@@ -67,5 +67,5 @@ describe("a stored apps.yaml that today's limits refuse", () => {
     expect(replaced.status).toBe(200);
     expect(((await replaced.json()) as any).changed).toBe(true);
     expect((await callJson("/v1/hosts")).status).toBe(200);
-  });
+  }, 60_000);
 });

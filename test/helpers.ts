@@ -1,5 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
+import type { AppState } from "../src/app/app-state";
+import { FakeClock, systemClock, type Clock } from "../src/host/clock";
+import type { HostQueue } from "../src/host/host-queue";
 
 export const ADMIN = "test-admin-token";
 export const ENROLL = "test-enroll-token";
@@ -70,9 +73,46 @@ export async function registerAgent(hostname: string) {
 export async function settleHistory(host: string): Promise<void> {
   const { runInDurableObject } = await import("cloudflare:test");
   const stub = env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
-  await runInDurableObject(stub, async (instance: import("../src/host/host-queue").HostQueue) => {
+  await runInDurableObject(stub, async (instance: HostQueue) => {
     await instance.outbox.flush();
   });
+}
+
+/**
+ * Runs `body` with a FakeClock in the host's object: lease, long-poll and alarm tests move time
+ * with `await clock.advance(ms)` instead of sleeping. The object's real clock is back afterwards.
+ * Time moves inside the object, since the timers it fires settle the object's own promises.
+ */
+export function withFakeClock<T>(host: string, body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>): Promise<T> {
+  return withObjectClock(hostStub(host), body);
+}
+
+/** withFakeClock for any of the Worker's Durable Objects (each has a swappable `clock`). */
+export async function withObjectClock<T>(
+  stub: DurableObjectStub<HostQueue> | DurableObjectStub<AppState>,
+  body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>,
+): Promise<T> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  const fake = new FakeClock();
+  const inObject = (fn: (instance: { clock: Clock }) => void) => runInDurableObject(stub as DurableObjectStub<HostQueue>, (instance: HostQueue) => fn(instance));
+  await inObject((instance) => void (instance.clock = fake));
+  try {
+    return await body({ advance: (ms) => inObject(() => fake.advance(ms)) });
+  } finally {
+    await inObject((instance) => void (instance.clock = systemClock));
+  }
+}
+
+/** Waits until the app's object has delivered its rollouts to D1. */
+export async function settleApp(app: string): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(appStub(app), async (instance: AppState) => {
+    await instance.outbox.flush();
+  });
+}
+
+export function appStub(app: string) {
+  return env.APP_STATE.get(env.APP_STATE.idFromName(app));
 }
 
 export function hostStub(host: string) {

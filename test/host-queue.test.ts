@@ -1,9 +1,10 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { EnqueueRequest, HostQueue } from "../src/host/host-queue";
+import type { EnqueueRequest } from "../src/host/contract";
+import type { HostQueue } from "../src/host/host-queue";
 import { d1HistoryWriter, type HistoryWriter } from "../src/host/history";
-import type { JobSnapshot } from "../src/db/queries";
+import type { JobSnapshot } from "../src/schemas/jobs";
 import { sha } from "./helpers";
 
 let hostCounter = 0;
@@ -205,10 +206,11 @@ describe("HostQueue outbox", () => {
       outbox: instance.outbox.pending(),
       alarm: state.storage.getAlarm(),
     }));
-    expect(pending.outbox).toBe(2);
+    // Both transitions wait as one row: the outbox keeps only a job's newest snapshot (D1 keeps only that too).
+    expect(pending.outbox).toBe(1);
     expect(await pending.alarm).not.toBeNull();
 
-    // D1 is back: the alarm delivers both transitions in order.
+    // D1 is back: the alarm delivers the newest transition.
     await runInDurableObject(stub, (instance: HostQueue) => {
       instance.outbox.writer = d1HistoryWriter(env.DB);
     });

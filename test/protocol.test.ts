@@ -1,9 +1,9 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LINE_CUT_MARKER, LOG_LIMIT_MARKER } from "../src/host/logs";
 import fixture from "./fixtures/apps.test.yaml";
-import { callJson, ENROLL, hostStub, openSse, putConfig, scriptedAgent, sendWebhook, settleHistory, sha } from "./helpers";
+import { callJson, ENROLL, hostStub, openSse, putConfig, scriptedAgent, sendWebhook, settleHistory, sha, withFakeClock } from "./helpers";
 
 // Short leases so expiry can be watched; one retry.
 const config = fixture
@@ -24,13 +24,12 @@ async function drain(host: string) {
   for (const job of await stub.queued()) await stub.cancel(job.id, "test cleanup");
   const running = (await stub.state()).running_job_id;
   if (running) {
-    // Cancel it and let its lease run out now, through the real expiry path.
+    // Cancel it and let its lease run out now, through the real expiry path, on the object's fake clock.
     await stub.cancel(running, "test cleanup");
-    await runInDurableObject(stub, (_instance, state) => {
-      state.storage.sql.exec("UPDATE jobs SET lease_expires_at = 0 WHERE id = ?", running);
-      state.storage.sql.exec("UPDATE timers SET due_at = 1 WHERE kind = 'lease' AND key = ?", running);
+    await withFakeClock(host, async (clock) => {
+      await clock.advance(60_000);
+      await runDurableObjectAlarm(stub);
     });
-    await runDurableObjectAlarm(stub);
     expect((await stub.state()).running_job_id).toBeNull();
   }
 }
@@ -106,32 +105,33 @@ describe("status reports and leases", () => {
     await push();
     const job = await takeJob(agent);
     const stub = hostStub("host-01");
+    await withFakeClock("host-01", async (clock) => {
+      // Heartbeats renew: after 0.6 s + 0.6 s the 1 s lease has not run out.
+      await clock.advance(600);
+      await agent.heartbeat(job.id);
+      await clock.advance(600);
+      await runDurableObjectAlarm(stub);
+      expect(await stub.getJob(job.id)).toMatchObject({ status: "running", attempt: 1 });
 
-    // Heartbeats renew: after 0.6 s + 0.6 s the 1 s lease has not run out.
-    await new Promise((r) => setTimeout(r, 600));
-    await agent.heartbeat(job.id);
-    await new Promise((r) => setTimeout(r, 600));
-    await runDurableObjectAlarm(stub);
-    expect(await stub.getJob(job.id)).toMatchObject({ status: "running", attempt: 1 });
+      // Silence: the lease runs out, the job is queued again as attempt 2.
+      await clock.advance(1100);
+      await runDurableObjectAlarm(stub);
+      expect(await stub.getJob(job.id)).toMatchObject({ status: "queued", attempt: 2, agent_id: null });
 
-    // Silence: the lease runs out, the job is queued again as attempt 2.
-    await new Promise((r) => setTimeout(r, 1100));
-    await runDurableObjectAlarm(stub);
-    expect(await stub.getJob(job.id)).toMatchObject({ status: "queued", attempt: 2, agent_id: null });
+      // The old attempt's reports are refused: the job never counts twice.
+      const stale = await agent.status(job.id, { status: "succeeded", exit_code: 0, attempt: 1 });
+      expect(stale.status).toBe(409);
+      expect(stale.body.error.code).toBe("stale_report");
+      expect((await agent.logs(job.id, [{ seq: 1, text: "late" }], 1)).status).toBe(409);
 
-    // The old attempt's reports are refused: the job never counts twice.
-    const stale = await agent.status(job.id, { status: "succeeded", exit_code: 0, attempt: 1 });
-    expect(stale.status).toBe(409);
-    expect(stale.body.error.code).toBe("stale_report");
-    expect((await agent.logs(job.id, [{ seq: 1, text: "late" }], 1)).status).toBe(409);
-
-    // Attempt 2 goes to a new agent and also goes silent: no retries left.
-    const second = await scriptedAgent("host-01");
-    const again = await takeJob(second);
-    expect(again).toMatchObject({ id: job.id, attempt: 2 });
-    await new Promise((r) => setTimeout(r, 1100));
-    await runDurableObjectAlarm(stub);
-    expect(await stub.getJob(job.id)).toMatchObject({ status: "failed", error: "lease_expired", attempt: 2 });
+      // Attempt 2 goes to a new agent and also goes silent: no retries left.
+      const second = await scriptedAgent("host-01");
+      const again = await takeJob(second);
+      expect(again).toMatchObject({ id: job.id, attempt: 2 });
+      await clock.advance(1100);
+      await runDurableObjectAlarm(stub);
+      expect(await stub.getJob(job.id)).toMatchObject({ status: "failed", error: "lease_expired", attempt: 2 });
+    });
   });
 
   it("fails an agent's confirmed job at once when it heartbeats without it (restart)", async () => {
@@ -209,8 +209,10 @@ describe("cancel", () => {
     const job = await takeJob(agent);
     await settleHistory("host-02");
     await callJson(`/v1/jobs/${job.id}/cancel`, { method: "POST" });
-    await new Promise((r) => setTimeout(r, 1100));
-    await runDurableObjectAlarm(hostStub("host-02"));
+    await withFakeClock("host-02", async (clock) => {
+      await clock.advance(1100);
+      await runDurableObjectAlarm(hostStub("host-02"));
+    });
     expect(await hostStub("host-02").getJob(job.id)).toMatchObject({ status: "cancelled" });
   });
 });
@@ -384,5 +386,19 @@ describe("abandoned long polls", () => {
     // The abandoned poll wakes (any wake-up, here a cancel elsewhere) and must neither take a job nor fail the running one.
     expect(await abandoned).toEqual({ job: null, cancel: [] });
     expect(await stub.getJob(got.job!.id)).toMatchObject({ status: "running" });
+  });
+});
+
+describe("the object's clock", () => {
+  it("ends a long poll when the object's clock passes its wait, with no real wait", async () => {
+    await drain("host-02");
+    const agent = await scriptedAgent("host-02");
+    const stub = hostStub("host-02");
+    await withFakeClock("host-02", async (clock) => {
+      const poll = stub.heartbeat(agent.id, { runningJobId: null, waitMs: 30_000 });
+      await stub.state(); // calls to one object arrive in order: the poll is held once this answers
+      await clock.advance(30_000);
+      expect(await poll).toEqual({ job: null, cancel: [] });
+    });
   });
 });

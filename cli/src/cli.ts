@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { defineCommand, runMain, type CommandDef } from "citty";
 import agents from "./commands/agents.ts";
+import apps, { lock, unlock } from "./commands/apps.ts";
 import config from "./commands/config.ts";
 import deploy from "./commands/deploy.ts";
 import hosts from "./commands/hosts.ts";
 import jobs from "./commands/jobs.ts";
 import logs from "./commands/logs.ts";
 import rollback from "./commands/rollback.ts";
+import rollouts from "./commands/rollouts.ts";
 import ssh from "./commands/ssh.ts";
 import { showUsage } from "./lib/command.ts";
 import { CliError } from "./lib/errors.ts";
@@ -17,7 +19,7 @@ const main = defineCommand({
     version: "0.1.0",
     description: "DeployBot's command line. Reads DEPLOYBOT_URL and DEPLOYBOT_TOKEN (or --url and --token).",
   },
-  subCommands: { deploy, jobs, logs, rollback, hosts, agents, ssh, config },
+  subCommands: { deploy, rollouts, jobs, logs, rollback, apps, lock, unlock, hosts, agents, ssh, config },
 });
 
 // One line for people on any error; a stack trace only when asked for with DEBUG.

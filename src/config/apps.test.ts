@@ -203,7 +203,7 @@ describe("size bounds", () => {
 
     const wide = `version: 1\nhosts:\n${hosts(1_001)}\napps:\n  a: { repo: o/r, branches: [main], hosts: [${Array.from({ length: 1_001 }, (_, i) => `h${i}`).join(", ")}], deploy: { image: "r/a:1", container: a } }\n`;
     expect(problems(parseAppsYaml(wide))[0]).toMatchObject({ path: "apps.a.hosts", line: 1_005 });
-  });
+  }, 60_000);
 
   it("refuses a file over 1 MiB before parsing it", () => {
     const [problem] = problems(parseAppsYaml(`version: 1\n# ${"x".repeat(1024 * 1024)}\n`));

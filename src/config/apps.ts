@@ -1,6 +1,7 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
 import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields.ts";
+import { rolloutSchema } from "./rollout.ts";
 
 /** Template variables an image, container name or env value may use. */
 export const TEMPLATE_VARIABLES = ["sha", "short_sha", "ref", "branch", "repo", "app"] as const;
@@ -74,6 +75,9 @@ const appSchema = z.strictObject({
     .min(1, "an app needs at least one host")
     .max(MAX_HOSTS_PER_APP, `an app deploys to at most ${MAX_HOSTS_PER_APP} hosts`),
   deploy: deploySchema,
+  rollout: rolloutSchema,
+  /** A newer push cancels an unfinished rollout's waves; false: rollouts queue in order. */
+  supersede: z.boolean().default(true),
 });
 
 const defaultsSchema = z.strictObject({
@@ -100,6 +104,15 @@ const configSchema = z
             code: "custom",
             path: ["apps", appName, "hosts", index],
             message: `host "${host}" is not defined under hosts`,
+          });
+        }
+      });
+      app.rollout.canary.forEach((host, index) => {
+        if (!app.hosts.includes(host)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["apps", appName, "rollout", "canary", index],
+            message: `canary host "${host}" is not one of this app's hosts`,
           });
         }
       });

@@ -1,60 +1,10 @@
 import { and, desc, eq, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { Job, JobStatus } from "../schemas/jobs";
+import { pickJob, type Job, type JobSnapshot, type JobStatus } from "../schemas/jobs";
 import { agents, configVersions, deliveries, jobLogs, jobs } from "./schema";
 import type { LogLine } from "../host/logs";
 
 export type Db = DrizzleD1Database;
-
-/** A job as the host's Durable Object delivers it: the public Job plus ordering data. */
-export interface JobSnapshot extends Job {
-  delivery_id: string | null;
-  version: number;
-}
-
-function toRow(s: JobSnapshot): typeof jobs.$inferInsert {
-  return {
-    id: s.id,
-    app: s.app,
-    repo: s.repo,
-    ref: s.ref,
-    sha: s.sha,
-    host: s.host,
-    mode: s.mode,
-    status: s.status,
-    attempt: s.attempt,
-    agentId: s.agent_id,
-    trigger: s.trigger,
-    deliveryId: s.delivery_id,
-    createdAt: s.created_at,
-    startedAt: s.started_at,
-    finishedAt: s.finished_at,
-    exitCode: s.exit_code,
-    error: s.error,
-    version: s.version,
-  };
-}
-
-function toJob(row: typeof jobs.$inferSelect): Job {
-  return {
-    id: row.id,
-    app: row.app,
-    repo: row.repo,
-    ref: row.ref,
-    sha: row.sha,
-    host: row.host,
-    mode: row.mode,
-    status: row.status,
-    attempt: row.attempt,
-    agent_id: row.agentId,
-    trigger: row.trigger,
-    created_at: row.createdAt,
-    started_at: row.startedAt,
-    finished_at: row.finishedAt,
-    exit_code: row.exitCode,
-    error: row.error,
-  };
-}
 
 /**
  * Inserts or updates job snapshots in one batch. A snapshot only replaces a row
@@ -64,11 +14,10 @@ function toJob(row: typeof jobs.$inferSelect): Job {
 export async function upsertJobSnapshots(db: Db, snapshots: JobSnapshot[]): Promise<void> {
   if (snapshots.length === 0) return;
   const statements = snapshots.map((snapshot) => {
-    const row = toRow(snapshot);
-    const { id: _id, ...rest } = row;
+    const { id: _id, ...rest } = snapshot;
     return db
       .insert(jobs)
-      .values(row)
+      .values(snapshot)
       .onConflictDoUpdate({ target: jobs.id, set: rest, setWhere: sql`excluded.version > ${jobs.version}` });
   });
   await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
@@ -76,7 +25,7 @@ export async function upsertJobSnapshots(db: Db, snapshots: JobSnapshot[]): Prom
 
 export async function getJob(db: Db, id: string): Promise<Job | null> {
   const row = await db.select().from(jobs).where(eq(jobs.id, id)).get();
-  return row ? toJob(row) : null;
+  return row ? pickJob(row) : null;
 }
 
 export interface ListJobsFilter {
@@ -88,8 +37,8 @@ export interface ListJobsFilter {
 }
 
 /** Cursor of a page: the (created_at, id) of its last row, opaque to clients. */
-function encodeCursor(job: Job): string {
-  return btoa(JSON.stringify([job.created_at, job.id])).replace(/=+$/, "");
+export function encodeCursor(item: { created_at: string; id: string }): string {
+  return btoa(JSON.stringify([item.created_at, item.id])).replace(/=+$/, "");
 }
 
 export function decodeCursor(cursor: string): [string, string] | null {
@@ -114,17 +63,17 @@ export async function listJobs(db: Db, filter: ListJobsFilter): Promise<{ jobs: 
     const position = decodeCursor(filter.cursor);
     if (position) {
       const [createdAt, id] = position;
-      conditions.push(or(lt(jobs.createdAt, createdAt), and(eq(jobs.createdAt, createdAt), lt(jobs.id, id)))!);
+      conditions.push(or(lt(jobs.created_at, createdAt), and(eq(jobs.created_at, createdAt), lt(jobs.id, id)))!);
     }
   }
   const rows = await db
     .select()
     .from(jobs)
     .where(conditions.length ? and(...conditions) : undefined)
-    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .orderBy(desc(jobs.created_at), desc(jobs.id))
     .limit(filter.limit + 1)
     .all();
-  const page = rows.slice(0, filter.limit).map(toJob);
+  const page = rows.slice(0, filter.limit).map(pickJob);
   const last = page.at(-1);
   return { jobs: page, next_cursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
 }

@@ -1,4 +1,7 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Same } from "../schemas/common";
+import { JOB_STATUSES, type JobSnapshot } from "../schemas/jobs";
+import { ROLLOUT_STATUSES } from "../schemas/rollouts";
 
 /**
  * Job history. The host's Durable Object is the source of truth; rows here are
@@ -8,6 +11,7 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 export const jobs = sqliteTable(
   "jobs",
   {
+    // Keys are the API's snake_case names: a row is a JobSnapshot (checked below), mapped by nothing.
     id: text("id").primaryKey(),
     app: text("app").notNull(),
     repo: text("repo").notNull(),
@@ -15,26 +19,32 @@ export const jobs = sqliteTable(
     sha: text("sha").notNull(),
     host: text("host").notNull(),
     mode: text("mode", { enum: ["agent", "ssh"] }).notNull(),
-    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "cancelled"] }).notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull(),
     attempt: integer("attempt").notNull(),
-    agentId: text("agent_id"),
+    agent_id: text("agent_id"),
     trigger: text("trigger").notNull(),
-    deliveryId: text("delivery_id"),
-    createdAt: text("created_at").notNull(),
-    startedAt: text("started_at"),
-    finishedAt: text("finished_at"),
-    exitCode: integer("exit_code"),
+    delivery_id: text("delivery_id"),
+    created_at: text("created_at").notNull(),
+    started_at: text("started_at"),
+    finished_at: text("finished_at"),
+    exit_code: integer("exit_code"),
     error: text("error"),
+    rollout_id: text("rollout_id"),
     version: integer("version").notNull(),
   },
   (t) => [
-    index("jobs_created_idx").on(t.createdAt, t.id),
-    index("jobs_host_idx").on(t.host, t.createdAt),
-    index("jobs_app_idx").on(t.app, t.createdAt),
-    index("jobs_status_idx").on(t.status, t.createdAt),
-    index("jobs_repo_ref_idx").on(t.repo, t.ref, t.createdAt),
+    index("jobs_created_idx").on(t.created_at, t.id),
+    index("jobs_host_idx").on(t.host, t.created_at),
+    index("jobs_app_idx").on(t.app, t.created_at),
+    index("jobs_status_idx").on(t.status, t.created_at),
+    index("jobs_repo_ref_idx").on(t.repo, t.ref, t.created_at),
+    index("jobs_rollout_idx").on(t.rollout_id),
   ],
 );
+
+/** Compile-time proof that the table and JobSchema describe the same job: a drift fails `tsc`. */
+const jobTableMatchesSchema: Same<typeof jobs.$inferSelect, JobSnapshot> = true;
+void jobTableMatchesSchema;
 
 /** Registered agents. Only a SHA-256 hash of each agent's token is kept. */
 export const agents = sqliteTable(
@@ -93,4 +103,29 @@ export const jobLogs = sqliteTable(
     text: text("text").notNull(),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.pos] })],
+);
+
+/**
+ * Rollout history, delivered by each app's Durable Object through its outbox (newer versions win).
+ * `snapshot` is the whole Rollout as the API shows it; the other columns are for filtering.
+ */
+export const rollouts = sqliteTable(
+  "rollouts",
+  {
+    id: text("id").primaryKey(),
+    app: text("app").notNull(),
+    ref: text("ref").notNull(),
+    sha: text("sha").notNull(),
+    status: text("status", { enum: ROLLOUT_STATUSES }).notNull(),
+    trigger: text("trigger").notNull(),
+    created_at: text("created_at").notNull(),
+    finished_at: text("finished_at"),
+    snapshot: text("snapshot").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    index("rollouts_created_idx").on(t.created_at, t.id),
+    index("rollouts_app_idx").on(t.app, t.created_at),
+    index("rollouts_status_idx").on(t.status, t.created_at),
+  ],
 );

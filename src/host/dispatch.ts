@@ -1,9 +1,9 @@
 import { drizzle } from "drizzle-orm/d1";
-import { appsForRepo, normaliseRef, renderDeploy, type AppsConfig } from "../config/apps";
+import { appsForRepo, normaliseRef, renderDeploy, type AppConfig, type AppsConfig, type HostConfig } from "../config/apps";
 import { latestPushedSha } from "../db/queries";
 import { ApiError } from "../errors";
 import type { Env } from "../env";
-import type { EnqueueRequest, EnqueueResult } from "./host-queue";
+import type { EnqueueRequest, EnqueueResult } from "./contract";
 import { hostQueue } from "./stub";
 import { sshTarget } from "../ssh/target";
 
@@ -14,14 +14,29 @@ export interface DispatchRequest {
   sha: string;
   trigger: EnqueueRequest["trigger"];
   deliveryId: string | null;
+  rolloutId?: string | null;
 }
 
-/** Renders the app's deploy section for one push and queues it on the host's Durable Object. */
-export async function dispatch(env: Env, config: AppsConfig, request: DispatchRequest): Promise<EnqueueResult> {
-  const app = config.apps[request.appName]!;
-  const hostConfig = config.hosts[request.host]!;
-  const deploy = renderDeploy(app.deploy, { sha: request.sha, ref: request.ref, repo: app.repo, app: request.appName });
-  return hostQueue(env, request.host).enqueue({
+/**
+ * What apps.yaml says about one app, as a rollout carries it: enough to render any of its jobs
+ * later (a next wave, a rollback) without reading the configuration, or D1, again.
+ */
+export interface AppSpec {
+  app: AppConfig;
+  hosts: Record<string, HostConfig>;
+  defaults: AppsConfig["defaults"];
+}
+
+export function appSpec(config: AppsConfig, appName: string): AppSpec {
+  const app = config.apps[appName]!;
+  return { app, hosts: Object.fromEntries(app.hosts.map((host) => [host, config.hosts[host]!])), defaults: config.defaults };
+}
+
+/** The job a host's object queues for one push of one app: the deploy section rendered for it. */
+export function buildRequest(spec: AppSpec, request: DispatchRequest): EnqueueRequest {
+  const { app } = spec;
+  const hostConfig = spec.hosts[request.host]!;
+  return {
     app: request.appName,
     repo: app.repo,
     ref: request.ref,
@@ -30,11 +45,17 @@ export async function dispatch(env: Env, config: AppsConfig, request: DispatchRe
     mode: hostConfig.mode,
     trigger: request.trigger,
     delivery_id: request.deliveryId,
-    deploy,
-    lease_s: config.defaults.lease,
-    retries: config.defaults.retries,
+    deploy: renderDeploy(app.deploy, { sha: request.sha, ref: request.ref, repo: app.repo, app: request.appName }),
+    lease_s: spec.defaults.lease,
+    retries: spec.defaults.retries,
     target: hostConfig.mode === "ssh" ? sshTarget(request.host, hostConfig.ssh) : null,
-  });
+    rollout_id: request.rolloutId ?? null,
+  };
+}
+
+/** Renders the app's deploy section for one push and queues it on the host's Durable Object. */
+export async function dispatch(env: Env, config: AppsConfig, request: DispatchRequest): Promise<EnqueueResult> {
+  return hostQueue(env, request.host).enqueue(buildRequest(appSpec(config, request.appName), request));
 }
 
 /** The app a manual deploy means: by name, or the one app of `repo` that runs on `host`. */

@@ -31,33 +31,32 @@ const encoder = new TextEncoder();
 export const byteLength = (text: string) => encoder.encode(text).length;
 
 /**
- * Lines that arrived ahead of a missing seq, waiting in `logs_pending` until the gap fills.
- * A counters row per job keeps their size, so checking a batch against the limits reads one row,
- * and releasing reads only the lines it releases (by primary key range), never the whole parking.
+ * Lines that arrived ahead of a missing seq, waiting in `logs_pending` (the object's migrations create it)
+ * until the gap fills. Releasing reads only the lines it releases, by primary key range, never the whole
+ * parking; only a batch that parks more sums what is parked, and MAX_SEQ_AHEAD bounds that to 10,000 rows.
  */
 export class ParkedLines {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS logs_pending (
-      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
-      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
-      PRIMARY KEY (job_id, attempt, seq)
-    )`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS logs_pending_size (
-      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, bytes INTEGER NOT NULL, lines INTEGER NOT NULL
-    )`);
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Whether anything of `jobId`'s `attempt` is parked: one row read at most. */
+  any(jobId: string, attempt: number): boolean {
+    return this.sql.exec("SELECT 1 FROM logs_pending WHERE job_id = ? AND attempt = ? LIMIT 1", jobId, attempt).toArray().length > 0;
   }
 
-  /** What `jobId`'s `attempt` has parked. A row of another attempt is stale: that attempt's lines were released at its close. */
+  /** What `jobId`'s `attempt` has parked, summed in SQLite. */
   size(jobId: string, attempt: number): ParkedSize {
-    const row = this.sql
-      .exec<{ attempt: number; bytes: number; lines: number }>("SELECT attempt, bytes, lines FROM logs_pending_size WHERE job_id = ?", jobId)
-      .toArray()[0];
-    return row && row.attempt === attempt ? { bytes: row.bytes, lines: row.lines } : { bytes: 0, lines: 0 };
+    return this.sql
+      .exec<{ bytes: number; lines: number }>(
+        "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) AS bytes, count(*) AS lines FROM logs_pending WHERE job_id = ? AND attempt = ?",
+        jobId,
+        attempt,
+      )
+      .one();
   }
 
   /** Parks one line (already redacted and cut); a seq parked before is kept as it was. */
   park(jobId: string, attempt: number, line: IncomingLine): void {
-    const added = this.sql.exec(
+    this.sql.exec(
       "INSERT OR IGNORE INTO logs_pending (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
       jobId,
       attempt,
@@ -65,16 +64,12 @@ export class ParkedLines {
       line.ts,
       line.stream,
       line.text,
-    ).rowsWritten;
-    if (added > 0) this.count(jobId, attempt, byteLength(line.text), 1);
+    );
   }
 
   /** Removes one parked seq (it was stored straight away when its turn came), if it is parked. */
   drop(jobId: string, attempt: number, seq: number): void {
-    const gone = this.sql
-      .exec<{ text: string }>("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ? RETURNING text", jobId, attempt, seq)
-      .toArray()[0];
-    if (gone) this.count(jobId, attempt, -byteLength(gone.text), -1);
+    this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, seq);
   }
 
   /**
@@ -97,7 +92,6 @@ export class ParkedLines {
       for (const line of chunk) {
         if (!wanted(line)) return;
         this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
-        this.count(jobId, attempt, -byteLength(line.text), -1);
         yield line;
         from = line.seq + 1;
       }
@@ -108,23 +102,6 @@ export class ParkedLines {
   /** Forgets everything parked for a job. */
   forget(jobId: string): void {
     this.sql.exec("DELETE FROM logs_pending WHERE job_id = ?", jobId);
-    this.sql.exec("DELETE FROM logs_pending_size WHERE job_id = ?", jobId);
   }
 
-  private count(jobId: string, attempt: number, bytes: number, lines: number): void {
-    // A row left by an earlier attempt starts again from zero.
-    this.sql.exec(
-      `INSERT INTO logs_pending_size (job_id, attempt, bytes, lines) VALUES (?, ?, max(?, 0), max(?, 0))
-       ON CONFLICT (job_id) DO UPDATE SET
-         bytes = max(CASE WHEN attempt = excluded.attempt THEN bytes ELSE 0 END + ?, 0),
-         lines = max(CASE WHEN attempt = excluded.attempt THEN lines ELSE 0 END + ?, 0),
-         attempt = excluded.attempt`,
-      jobId,
-      attempt,
-      bytes,
-      lines,
-      bytes,
-      lines,
-    );
-  }
 }

@@ -76,18 +76,11 @@ export class LogStore {
 
   constructor(private readonly sql: SqlStorage) {
     this.parked = new ParkedLines(sql);
-    sql.exec(`CREATE TABLE IF NOT EXISTS logs (
-      pos INTEGER PRIMARY KEY AUTOINCREMENT,
-      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
-      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
-      shipped INTEGER NOT NULL DEFAULT 0
-    )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, pos)");
-    sql.exec("CREATE INDEX IF NOT EXISTS logs_unshipped ON logs (shipped, pos)");
-    sql.exec(`CREATE TABLE IF NOT EXISTS log_state (
-      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, next_seq INTEGER NOT NULL,
-      bytes INTEGER NOT NULL, lines INTEGER NOT NULL, limited INTEGER NOT NULL
-    )`);
+  }
+
+  /** The newest line's host-wide pos (0 with none). */
+  lastPos(): number {
+    return this.sql.exec<{ p: number | null }>("SELECT MAX(pos) AS p FROM logs").one().p ?? 0;
   }
 
   /**
@@ -131,8 +124,8 @@ export class LogStore {
         if (line.seq !== park.at(-1)?.seq) park.push({ ...line, text });
       }
     }
+    if (park.length === 0) return { direct, park, hadParked: this.parked.any(jobId, attempt) };
     const before = this.parked.size(jobId, attempt);
-    if (park.length === 0) return { direct, park, hadParked: before.lines > 0 };
     const farthest = park.at(-1)!.seq;
     if (farthest - expected >= MAX_SEQ_AHEAD) {
       throw new LogBatchRefused(422, "log_seq_too_far_ahead", `seq ${farthest} is more than ${MAX_SEQ_AHEAD} lines ahead of the first missing seq ${expected}; send the missing lines first`);

@@ -1,9 +1,9 @@
 /**
- * The host object's own SQLite schema, as numbered steps. Each object applies
+ * The host object's own SQLite schema, every table of every room, as numbered steps. Each object applies
  * the steps it has not seen, in its constructor, so a deployed object upgrades
  * itself the first time new code touches it.
  */
-const STEPS: string[][] = [
+export const HOST_STEPS: string[][] = [
   [
     `CREATE TABLE jobs (
       pos INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -39,14 +39,62 @@ const STEPS: string[][] = [
   ["ALTER TABLE jobs ADD COLUMN target TEXT"],
   // Agents revoked by DELETE /v1/agents/{id}: refused here at once, whatever a Worker isolate has cached.
   ["CREATE TABLE revoked_agents (agent_id TEXT PRIMARY KEY, at INTEGER NOT NULL)"],
+  // The timers, outbox and log tables, once created by their rooms' constructors (IF NOT EXISTS: an
+  // object from then already has them). From here on every table changes only through a step.
+  [
+    `CREATE TABLE IF NOT EXISTS timers (
+      kind TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL,
+      PRIMARY KEY (kind, key)
+    )`,
+    `CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL,
+      snapshot TEXT NOT NULL
+    )`,
+    `CREATE TABLE IF NOT EXISTS logs (
+      pos INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      shipped INTEGER NOT NULL DEFAULT 0
+    )`,
+    "CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, pos)",
+    "CREATE INDEX IF NOT EXISTS logs_unshipped ON logs (shipped, pos)",
+    `CREATE TABLE IF NOT EXISTS logs_pending (
+      job_id TEXT NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL,
+      ts TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL,
+      PRIMARY KEY (job_id, attempt, seq)
+    )`,
+    `CREATE TABLE IF NOT EXISTS log_state (
+      job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, next_seq INTEGER NOT NULL,
+      bytes INTEGER NOT NULL, lines INTEGER NOT NULL, limited INTEGER NOT NULL
+    )`,
+  ],
+  // Jobs of a rollout name it; the outbox delivers to several sinks (D1, the app's object), each from its own cursor.
+  [
+    "ALTER TABLE jobs ADD COLUMN rollout_id TEXT",
+    "CREATE TABLE outbox_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+    "CREATE INDEX outbox_key ON outbox (job_id)",
+  ],
 ];
 
-export function migrate(sql: SqlStorage): void {
+/**
+ * The timers (Schedule) and outbox tables, as every object with an outbox has them. The host's
+ * steps created them in two goes; a new kind of object takes them in one.
+ */
+export const OUTBOX_TABLES = [
+  "CREATE TABLE timers (kind TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, key))",
+  "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, snapshot TEXT NOT NULL)",
+  "CREATE TABLE outbox_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
+  "CREATE INDEX outbox_key ON outbox (job_id)",
+];
+
+/** Applies the steps an object's storage has not seen yet, in order, each with its version. */
+export function migrate(sql: SqlStorage, steps: string[][]): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
   const current = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0]?.version ?? 0;
   if (current === 0) sql.exec("INSERT INTO _schema (version) VALUES (0)");
-  for (let step = current; step < STEPS.length; step++) {
-    for (const statement of STEPS[step]!) sql.exec(statement);
+  for (let step = current; step < steps.length; step++) {
+    for (const statement of steps[step]!) sql.exec(statement);
     sql.exec("UPDATE _schema SET version = ?", step + 1);
   }
 }

@@ -1,6 +1,5 @@
-import type { JobSnapshot } from "../db/queries";
-import type { HistoryWriter } from "./history";
-import type { LogStore } from "./logs";
+import type { Clock } from "./clock";
+import type { LogLine, LogStore } from "./logs";
 import type { Schedule } from "./schedule";
 
 const BATCH = 50;
@@ -10,34 +9,52 @@ const MAX_RETRY_MS = 5 * 60_000;
 /** A safety-net timer set with every write, so an eviction mid-flush still delivers. */
 const SAFETY_NET_MS = 10_000;
 
+/** Where snapshots go. Deliveries are at least once and may repeat: a sink must take a repeat calmly (versions). */
+export interface Sink<T> {
+  write(snapshots: T[]): Promise<void>;
+  /** The history sink also takes the log store's lines, after the snapshots. */
+  writeLogs?(lines: LogLine[]): Promise<void>;
+}
+
+/** A sink besides the history writer, with its own place in the outbox and its own retries. */
+export interface Follower<T> extends Sink<T> {
+  name: string;
+}
+
 /**
- * Job transitions and log lines on their way to D1. Each transition is written
- * to the outbox in the same synchronous SQL block as the change itself, so it
- * commits with it (log lines wait in the log store, marked unshipped);
- * `flush()` delivers in order and drops only what D1 accepted. A failed write
- * is retried by the alarm with exponential backoff.
+ * Snapshots on their way out of a Durable Object: to its history sink (D1), and to followers
+ * (the app's object, for rollouts). Each snapshot is written to the outbox in the same synchronous
+ * SQL block as the change itself, so it commits with it; `flush()` delivers in order to each sink
+ * from that sink's own cursor, and a row is dropped only once every sink has it. A sink that fails
+ * is retried by the alarm with exponential backoff, and never holds up the others: a D1 outage does
+ * not stop a rollout, and the reverse. Log lines (host objects) ride with the history sink.
  */
-export class Outbox {
-  private flushing: Promise<void> | null = null;
-  /** Consecutive failed deliveries, for the backoff (in memory: an evicted object simply starts again at 1 s). */
-  private failures = 0;
+export class Outbox<T> {
+  private readonly flushing = new Map<string, Promise<void>>();
+  /** Consecutive failed deliveries per sink, for the backoff (in memory: an evicted object starts again at 1 s). */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly schedule: Schedule,
-    private readonly logs: LogStore,
-    public writer: HistoryWriter,
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      job_id TEXT NOT NULL,
-      snapshot TEXT NOT NULL
-    )`);
-  }
+    private readonly clock: Clock,
+    private readonly keyOf: (snapshot: T) => string,
+    /** The history sink (D1). Public so a test can put a failing one in a live object. */
+    public writer: Sink<T>,
+    private readonly followers: Array<Follower<T>> = [],
+    private readonly logs: LogStore | null = null,
+  ) {}
 
-  /** Adds a snapshot. Call inside the same synchronous block as the change it records. */
-  add(snapshot: JobSnapshot, now: number): void {
-    this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", snapshot.id, JSON.stringify(snapshot));
+  /**
+   * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
+   * the key's snapshot still waiting (every sink keeps only the newest version of a key, so an older
+   * one still on its way is worth nothing): the outbox holds at most one row per key, however long
+   * a sink is down, and a burst of changes costs one delivery.
+   */
+  add(snapshot: T, now: number): void {
+    const key = this.keyOf(snapshot);
+    this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
+    this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
     this.armSafetyNet(now);
   }
 
@@ -46,64 +63,86 @@ export class Outbox {
     this.schedule.set("outbox", "", now + SAFETY_NET_MS);
   }
 
-  /** Job snapshots not yet in D1 (log lines are counted by the log store). */
+  /** Snapshots some sink does not have yet (log lines are counted by the log store). */
   pending(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
   }
 
   hasWork(): boolean {
-    return this.pending() > 0 || this.logs.hasUnshipped();
+    return this.pending() > 0 || (this.logs?.hasUnshipped() ?? false);
   }
 
-  /** Job ids with transitions not yet in D1 (their rows must not be pruned). */
+  /** Keys with snapshots some sink does not have yet (their rows must not be pruned). */
   pendingJobIds(): Set<string> {
     return new Set(this.sql.exec<{ job_id: string }>("SELECT DISTINCT job_id FROM outbox").toArray().map((r) => r.job_id));
   }
 
-  /** Delivers everything pending; concurrent callers share one run. Never throws. */
-  flush(): Promise<void> {
-    this.flushing ??= this.run().finally(() => {
-      this.flushing = null;
-    });
-    return this.flushing;
+  /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
+  async flush(): Promise<void> {
+    await Promise.all([
+      this.flushSink("history", this.writer, true),
+      ...this.followers.map((follower) => this.flushSink(follower.name, follower, false)),
+    ]);
+    if (!this.hasWork()) this.schedule.clear("outbox", "");
   }
 
-  private async run(): Promise<void> {
+  private flushSink(name: string, sink: Sink<T>, withLogs: boolean): Promise<void> {
+    let run = this.flushing.get(name);
+    if (!run) {
+      run = this.run(name, sink, withLogs).finally(() => this.flushing.delete(name));
+      this.flushing.set(name, run);
+    }
+    return run;
+  }
+
+  private async run(name: string, sink: Sink<T>, withLogs: boolean): Promise<void> {
     try {
-      while (await this.deliverJobs());
-      while (await this.deliverLogs());
-      this.schedule.clear("outbox", "");
-      this.failures = 0;
+      while (await this.deliver(name, sink));
+      if (withLogs) while (await this.deliverLogs(sink));
+      this.schedule.clear("outbox-retry", name);
+      this.failures.delete(name);
     } catch (err) {
-      const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
-      this.failures += 1;
-      this.schedule.set("outbox", "", Date.now() + delay);
+      const failures = this.failures.get(name) ?? 0;
+      const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failures);
+      this.failures.set(name, failures + 1);
+      this.schedule.set("outbox-retry", name, this.clock.now() + delay);
       // Log the first failure of a run only; the alarm keeps retrying quietly.
-      if (this.failures === 1) {
-        console.warn(
-          JSON.stringify({ level: "warn", msg: "history write failed; will retry", pending: this.pending(), retry_in_ms: delay, error: String(err) }),
-        );
+      if (failures === 0) {
+        console.warn(JSON.stringify({ level: "warn", msg: "outbox delivery failed; will retry", sink: name, pending: this.pending(), retry_in_ms: delay, error: String(err) }));
       }
     }
   }
 
-  /** Delivers one batch of job snapshots; false when there was nothing to deliver. */
-  private async deliverJobs(): Promise<boolean> {
+  /** Delivers one batch past the sink's cursor; false when it has everything. */
+  private async deliver(name: string, sink: Sink<T>): Promise<boolean> {
+    const cursor = this.cursor(name);
     const rows = this.sql
-      .exec<{ seq: number; snapshot: string }>("SELECT seq, snapshot FROM outbox ORDER BY seq LIMIT ?", BATCH)
+      .exec<{ seq: number; snapshot: string }>("SELECT seq, snapshot FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", cursor, BATCH)
       .toArray();
     if (rows.length === 0) return false;
-    await this.writer.write(rows.map((r) => JSON.parse(r.snapshot) as JobSnapshot));
-    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
+    await sink.write(rows.map((r) => JSON.parse(r.snapshot) as T));
+    const last = rows[rows.length - 1]!.seq;
+    this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", name, last);
+    // A row goes once every sink has it.
+    const names = ["history", ...this.followers.map((f) => f.name)];
+    const done = Math.min(...names.map((n) => this.cursor(n)));
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", done);
     return true;
   }
 
   /** Delivers one batch of log lines; false when there was nothing to deliver. */
-  private async deliverLogs(): Promise<boolean> {
-    const lines = this.logs.unshipped(LOG_BATCH);
-    if (lines.length === 0) return false;
-    await this.writer.writeLogs(lines);
-    this.logs.markShipped(lines[lines.length - 1]!.pos);
+  private async deliverLogs(sink: Sink<T>): Promise<boolean> {
+    const lines = this.logs?.unshipped(LOG_BATCH) ?? [];
+    if (lines.length === 0 || !sink.writeLogs) return false;
+    await sink.writeLogs(lines);
+    this.logs!.markShipped(lines[lines.length - 1]!.pos);
     return true;
+  }
+
+  /** The last seq `sink` has. A sink new to an object starts where the oldest row still kept starts. */
+  private cursor(sink: string): number {
+    const row = this.sql.exec<{ seq: number }>("SELECT seq FROM outbox_cursors WHERE sink = ?", sink).toArray()[0];
+    if (row) return row.seq;
+    return (this.sql.exec<{ s: number | null }>("SELECT MIN(seq) AS s FROM outbox").one().s ?? 1) - 1;
   }
 }

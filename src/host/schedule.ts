@@ -11,14 +11,7 @@ export class Schedule {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS timers (
-      kind TEXT NOT NULL,
-      key TEXT NOT NULL,
-      due_at INTEGER NOT NULL,
-      PRIMARY KEY (kind, key)
-    )`);
-  }
+  ) {}
 
   /** Sets (or moves) the timer `kind`/`key` to fire at `dueAt` (ms since epoch). */
   set(kind: string, key: string, dueAt: number): void {

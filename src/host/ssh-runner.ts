@@ -1,4 +1,5 @@
 import type { DeploySpec } from "../config/apps";
+import { iso, type Clock } from "./clock";
 import { readNdjson, RelayError, relayFailure, type RelayClient, type SshTarget } from "../ssh/relay";
 import type { IncomingLine } from "./logs";
 
@@ -33,10 +34,17 @@ export interface SshJobHooks {
  * into the job's log (numbered like an agent's), its `result` as the job's end.
  * Renews the job's lease every lease/3 while the relay works.
  */
-export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHooks): Promise<void> {
+export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHooks, clock: Clock): Promise<void> {
   let seq = 0;
   let ended = false;
-  const renewal = setInterval(() => void hooks.renew().catch(() => undefined), Math.max(1000, (job.lease_s * 1000) / 3));
+  let stopRenewal = () => {};
+  const renewLater = () => {
+    stopRenewal = clock.timer(Math.max(1000, (job.lease_s * 1000) / 3), () => {
+      void hooks.renew().catch(() => undefined);
+      renewLater();
+    });
+  };
+  renewLater();
   try {
     const res = await relay.fetch("/v1/deploy", {
       target: job.target,
@@ -50,7 +58,7 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
     await readNdjson(res.body, async (message) => {
       if (message.type === "log") {
         const stream = message.stream === "stderr" || message.stream === "system" ? message.stream : "stdout";
-        await hooks.logs([{ seq: ++seq, ts: new Date().toISOString(), stream, text: String(message.text ?? "") }]);
+        await hooks.logs([{ seq: ++seq, ts: iso(clock.now()), stream, text: String(message.text ?? "") }]);
       } else if (message.type === "result") {
         ended = true;
         const step = message.step ? ` at ${String(message.step)}` : "";
@@ -68,6 +76,16 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
     const code = err instanceof RelayError ? err.code : "relay_lost";
     await hooks.lost(`${code}: ${(err as Error).message}`, !PERMANENT.has(code));
   } finally {
-    clearInterval(renewal);
+    stopRenewal();
+  }
+}
+
+/** Tells the relay to stop a job's deploy. Never throws: the lease still ends the job if the relay cannot be told. */
+export async function cancelOnRelay(relay: RelayClient, jobId: string): Promise<void> {
+  try {
+    const res = await relay.fetch(`/v1/deploy/${encodeURIComponent(jobId)}/cancel`, {});
+    await res.body?.cancel();
+  } catch {
+    // as above
   }
 }

@@ -3,7 +3,7 @@ import type { LogLine } from "./logs";
 
 /** One server-sent event. Only log lines carry an `id` (their host-wide pos), so Last-Event-ID resumes logs exactly. */
 export interface StreamEvent {
-  event: "log" | "status" | "end";
+  event: "log" | "status" | "end" | "rollout";
   id?: number;
   data: unknown;
 }

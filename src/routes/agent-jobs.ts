@@ -4,13 +4,13 @@ import type { Context } from "hono";
 import { getJob } from "../db/queries";
 import type { AppEnv } from "../env";
 import { ApiError, REVOKED_MESSAGE } from "../errors";
-import type { ReportResult } from "../host/host-queue";
+import type { ReportResult } from "../host/contract";
 import { hostQueue } from "../host/stub";
 import { agentAuth } from "../middleware/agent-auth";
 import { createRouter } from "../openapi";
 import { LogsBody, StatusBody } from "../schemas/agents";
 import { errorResponses } from "../schemas/common";
-import { JobIdParam, JobSchema } from "../schemas/jobs";
+import { hostOfJobId, JobIdParam, JobSchema } from "../schemas/jobs";
 
 const reportStatus = createRoute({
   method: "post",
@@ -44,14 +44,8 @@ const appendLogs = createRoute({
   },
 });
 
-/**
- * A log batch the host object refused whole, with nothing written (LogBatchRefused from LogStore.append):
- * 413 when too much waits behind a missing seq, 422 for a line too far ahead of it.
- */
-type LogRefused = { outcome: "log_refused"; status: 413 | 422; code: string; message: string };
-
 /** Maps the host object's verdict on an agent's report to the HTTP answer. */
-async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult | LogRefused) {
+async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult) {
   switch (result.outcome) {
     case "log_refused":
       throw new ApiError(result.status, result.code, result.message);
@@ -65,9 +59,16 @@ async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult | 
       throw new ApiError(401, "agent_revoked", REVOKED_MESSAGE);
     case "not_found":
       // Not on this agent's host: another host's job is 403, an unknown one 404.
-      if (await getJob(drizzle(c.env.DB), jobId)) throw new ApiError(403, "forbidden", "this job belongs to another host");
+      if (await isAnotherHostsJob(c, jobId)) throw new ApiError(403, "forbidden", "this job belongs to another host");
       throw new ApiError(404, "job_not_found", "no such job");
   }
+}
+
+/** The id names another host (ids of old jobs do not: D1 knows). */
+async function isAnotherHostsJob(c: Context<AppEnv>, jobId: string): Promise<boolean> {
+  const host = hostOfJobId(jobId);
+  if (host) return host !== c.get("agent")!.hostname;
+  return (await getJob(drizzle(c.env.DB), jobId)) !== null;
 }
 
 export const agentJobsRouter = createRouter()

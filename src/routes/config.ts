@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { parseAppsYaml, type AppsConfig } from "../config/apps";
 import { MAX_CONFIG_BYTES } from "../config/fields";
-import { mapBounded } from "../bounded";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { loadRunningConfig } from "../config/current";
 import { sha256Hex } from "../crypto";
 import { insertConfigVersion } from "../db/queries";
@@ -121,7 +121,7 @@ async function dropUnmappedJobs(env: Env, before: AppsConfig, after: AppsConfig,
   };
   const [was, now] = [appsOf(before), appsOf(after)];
   const losing = Object.keys(before.hosts).filter((host) => (was.get(host) ?? []).some((app) => !(now.get(host) ?? []).includes(app)));
-  const answers = await mapBounded(losing, (host) =>
+  const answers = await mapBounded(losing, HOST_CALLS_AT_ONCE, (host) =>
     hostQueue(env, host)
       .dropQueuedExcept(now.get(host) ?? [], reason)
       .catch((error: unknown) => {

@@ -2,7 +2,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { desc, eq, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import bundledYaml from "../../apps.yaml";
-import { loadRunningConfig } from "../config/current";
 import type { Db } from "../db/queries";
 import { configVersions } from "../db/schema";
 import { ApiError } from "../errors";
@@ -10,32 +9,8 @@ import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
 
-// What the web dashboard needs beyond the resource routes: the apps it may deploy (for its deploy
-// form) and the history of apps.yaml. The queries live here rather than in db/queries.ts because
-// nothing else reads them.
-
-const AppSummary = z
-  .object({
-    name: z.string(),
-    repo: z.string(),
-    branches: z.array(z.string()),
-    tags: z.array(z.string()),
-    hosts: z.array(z.string()),
-  })
-  .openapi("AppSummary");
-
-const listApps = createRoute({
-  method: "get",
-  path: "/v1/apps",
-  tags: ["config"],
-  summary: "The apps of the running apps.yaml, with their repo, branch and tag patterns and hosts",
-  security: [{ apiToken: [] }],
-  middleware: [apiAuth] as const,
-  responses: {
-    200: { description: "Apps by name", content: { "application/json": { schema: z.object({ apps: z.array(AppSummary) }).openapi("AppList") } } },
-    ...errorResponses(401),
-  },
-});
+// What the web dashboard needs beyond the resource routes: the history of apps.yaml. The queries
+// live here rather than in db/queries.ts because nothing else reads them.
 
 const ConfigVersionEntry = z
   .object({
@@ -112,13 +87,6 @@ async function newestVersion(db: Db): Promise<number> {
 }
 
 export const dashboardApiRouter = createRouter()
-  .openapi(listApps, async (c) => {
-    const { config } = await loadRunningConfig(c.env.DB);
-    const apps = Object.entries(config.apps)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, app]) => ({ name, repo: app.repo, branches: app.branches, tags: app.tags, hosts: app.hosts }));
-    return c.json({ apps }, 200);
-  })
   .openapi(listVersions, async (c) => {
     const { limit, before } = c.req.valid("query");
     const db = drizzle(c.env.DB);

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppsConfig } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
-import { mapBounded } from "../bounded";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { hostQueue } from "../host/stub";
@@ -77,7 +77,7 @@ export const hostsRouter = createRouter()
     const names = Object.keys(config.hosts).sort();
     const start = cursor === undefined ? 0 : names.findIndex((name) => name > cursor);
     const page = start < 0 ? [] : names.slice(start, start + limit);
-    const hosts = await mapBounded(page, (name) => describeHost(c.env, config, name));
+    const hosts = await mapBounded(page, HOST_CALLS_AT_ONCE, (name) => describeHost(c.env, config, name));
     const more = start >= 0 && start + limit < names.length;
     return c.json({ hosts, next_cursor: more ? page.at(-1)! : null, total: names.length }, 200);
   })

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { loadRunningConfig } from "../config/current";
-import { decodeCursor, getJob, jobLogLines, listJobs } from "../db/queries";
+import { decodeCursor, jobLogLines, listJobs } from "../db/queries";
 import { ApiError } from "../errors";
 import { queueDeploy } from "../host/dispatch";
-import { hostQueue } from "../host/stub";
+import { findJob, hostQueue } from "../host/stub";
 import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
@@ -114,26 +114,27 @@ export const jobsRouter = createRouter()
     return c.json(await listJobs(drizzle(c.env.DB), query), 200);
   })
   .openapi(getJobRoute, async (c) => {
-    const job = await getJob(drizzle(c.env.DB), c.req.valid("param").id);
-    if (!job) throw new ApiError(404, "job_not_found", "no such job");
-    return c.json(job, 200);
+    const found = await findJob(c.env, c.req.valid("param").id);
+    if (!found) throw new ApiError(404, "job_not_found", "no such job");
+    return c.json(found.job, 200);
   })
   .openapi(jobLogsRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
-    const db = drizzle(c.env.DB);
-    const job = await getJob(db, id);
-    if (!job) throw new ApiError(404, "job_not_found", "no such job");
+    const found = await findJob(c.env, id);
+    if (!found) throw new ApiError(404, "job_not_found", "no such job");
     // The host's object has every line of the jobs it keeps (some maybe not yet in D1); D1 has the rest.
-    const live = await hostQueue(c.env, job.host).getJob(id);
-    const lines = live ? await hostQueue(c.env, job.host).jobLogs(id, after, limit) : await jobLogLines(db, id, after, limit);
+    const lines = found.live
+      ? await hostQueue(c.env, found.job.host).jobLogs(id, after, limit)
+      : await jobLogLines(drizzle(c.env.DB), id, after, limit);
     return c.json({ lines, next_after: lines.length === limit ? lines.at(-1)!.pos : null }, 200);
   })
   .openapi(cancelJob, async (c) => {
     const { id } = c.req.valid("param");
-    const known = await getJob(drizzle(c.env.DB), id);
-    if (!known) throw new ApiError(404, "job_not_found", "no such job");
-    const result = await hostQueue(c.env, known.host).cancel(id);
+    // Straight to the host's object, which has every job that can still be cancelled: no D1 needed.
+    const found = await findJob(c.env, id);
+    if (!found) throw new ApiError(404, "job_not_found", "no such job");
+    const result = await hostQueue(c.env, found.job.host).cancel(id);
     switch (result.outcome) {
       case "cancelled":
         return c.json(result.job, 200);

@@ -1,11 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { loadRunningConfig } from "../config/current";
-import { getJob, jobLogLines } from "../db/queries";
+import { jobLogLines } from "../db/queries";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { endEvent, logEvent, statusEvent, toSse, type StreamEvent } from "../host/stream";
-import { hostQueue } from "../host/stub";
+import { appState } from "../app/stub";
+import { findJob, hostQueue } from "../host/stub";
+import { appOfRolloutId } from "../schemas/rollouts";
 import { auth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
@@ -15,8 +17,9 @@ import { FINISHED_STATUSES, type Job } from "../schemas/jobs";
 const KEEPALIVE_MS = 15_000;
 
 const StreamQuery = z.object({
-  job_id: z.string().min(1).max(64).optional(),
+  job_id: z.string().min(1).max(128).optional(),
   host: z.string().min(1).max(64).optional(),
+  rollout_id: z.string().min(1).max(128).optional().openapi({ description: "a rollout's `rollout` events: one per change (every wave start and end), then `end`" }),
   access_token: z.string().optional().openapi({ description: "for browsers' EventSource, which cannot send headers" }),
   last_event_id: z.coerce.number().int().min(0).optional().openapi({ description: "same as the Last-Event-ID header" }),
 });
@@ -28,6 +31,7 @@ const streamRoute = createRoute({
   summary: "Live logs as server-sent events",
   description:
     "Events: `log` (id = the line's position; data {job_id, attempt, seq, ts, stream, text}), `status` (data: Job) and, for a job stream, `end` when the job finished. " +
+    "With `rollout_id`: `rollout` (data: Rollout) at every change, and `end` when it finished. " +
     "History comes first, then live lines. Reconnect with Last-Event-ID to resume with no gap and no duplicate.",
   security: [{ apiToken: [] }],
   middleware: [auth({ tokens: (env) => env.DEPLOYBOT_API_TOKENS, allowQueryToken: true })] as const,
@@ -97,8 +101,17 @@ function relay(socket: WebSocket): ReadableStream<Uint8Array> {
 
 export const logsRouter = createRouter().openapi(streamRoute, async (c) => {
   const query = c.req.valid("query");
-  if ((query.job_id === undefined) === (query.host === undefined)) {
-    throw new ApiError(400, "invalid_request", "give exactly one of job_id or host");
+  if ([query.job_id, query.host, query.rollout_id].filter((v) => v !== undefined).length !== 1) {
+    throw new ApiError(400, "invalid_request", "give exactly one of job_id, host or rollout_id");
+  }
+  const headers = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
+  if (query.rollout_id) {
+    const app = appOfRolloutId(query.rollout_id);
+    const upstream = app
+      ? await appState(c.env, app).fetch(`https://app-state/watch?${new URLSearchParams({ rollout_id: query.rollout_id })}`, { headers: { upgrade: "websocket" } })
+      : null;
+    if (!upstream?.webSocket) throw new ApiError(404, "rollout_not_found", "no such rollout");
+    return c.body(relay(upstream.webSocket), 200, headers);
   }
   const header = c.req.header("last-event-id");
   const after = header !== undefined && /^\d+$/.test(header) ? Number(header) : query.last_event_id ?? 0;
@@ -106,7 +119,7 @@ export const logsRouter = createRouter().openapi(streamRoute, async (c) => {
   let host: string;
   let job: Job | null = null;
   if (query.job_id) {
-    job = await getJob(drizzle(c.env.DB), query.job_id);
+    job = (await findJob(c.env, query.job_id))?.job ?? null;
     if (!job) throw new ApiError(404, "job_not_found", "no such job (a job appears here within moments of being queued)");
     host = job.host;
   } else {
@@ -120,7 +133,6 @@ export const logsRouter = createRouter().openapi(streamRoute, async (c) => {
   const upstream = await hostQueue(c.env, host).fetch(`https://host-queue/subscribe?${params}`, {
     headers: { upgrade: "websocket" },
   });
-  const headers = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
   if (upstream.status === 404 && job) return c.body(finishedStream(await historyEvents(c.env, job, after)), 200, headers);
   if (!upstream.webSocket) throw new ApiError(502, "stream_unavailable", "the host's log stream could not be opened");
   return c.body(relay(upstream.webSocket), 200, headers);

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
-import { mapBounded } from "../bounded";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { loadRunningConfig } from "../config/current";
 import { deliveryCounts, jobCounts } from "../db/queries";
-import { DISPATCH_BUCKETS } from "../host/host-queue";
+import { DISPATCH_BUCKETS } from "../host/counters";
 import { hostQueue } from "../host/stub";
 import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
@@ -50,7 +50,7 @@ export const metricsRouter = createRouter().openapi(metricsRoute, async (c) => {
     jobCounts(db),
     deliveryCounts(db),
     // At most 50 hosts at once: a fleet of thousands must not open thousands of calls together.
-    mapBounded(hosts, async (host) => {
+    mapBounded(hosts, HOST_CALLS_AT_ONCE, async (host) => {
       const queue = hostQueue(c.env, host);
       return { host, state: await queue.state(), metrics: await queue.metrics() };
     }),

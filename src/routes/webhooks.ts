@@ -1,23 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
-import { mapBounded } from "../bounded";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { appsForRepo, tracksRef } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
 import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryRecord } from "../db/queries";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, pushTime, verifySignature } from "../github/webhook";
-import { dispatch } from "../host/dispatch";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
 import { JobSchema, type Job } from "../schemas/jobs";
+import { RolloutSchema } from "../schemas/rollouts";
+import { startRollout } from "../rollout/start";
 
 const WebhookAnswer = z
   .object({
     delivery_id: z.string(),
-    jobs: z.array(JobSchema),
+    jobs: z.array(JobSchema).openapi({ description: "the jobs queued now: every host's, or with a rollout strategy the first wave's" }),
+    rollouts: z.array(RolloutSchema).optional().openapi({ description: "one rollout per app the push deploys (first answer only)" }),
     ignored: z.string().optional().openapi({ description: "why the delivery queued nothing" }),
   })
   .openapi("WebhookAnswer");
@@ -64,7 +66,7 @@ function decodeBody(raw: ArrayBuffer, contentType: string | undefined): unknown 
 
 /** Current state of the jobs a delivery named: from their Durable Objects, else from history. */
 async function currentJobs(env: Env, refs: DeliveryRecord["jobs"]): Promise<Job[]> {
-  const found = await mapBounded(refs, async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id)));
+  const found = await mapBounded(refs, HOST_CALLS_AT_ONCE, async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id)));
   return found.filter((job): job is Job => job !== null);
 }
 
@@ -139,11 +141,12 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
     }
 
-    const targets = tracking.flatMap(([appName, app]) => app.hosts.map((host) => ({ appName, host })));
-    const results = await mapBounded(targets, ({ appName, host }) =>
-      dispatch(c.env, config, { appName, host, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId }),
+    // One rollout per app: its first wave's jobs are queued before this answers.
+    const results = await Promise.all(
+      tracking.map(([appName]) => startRollout(c.env, config, { appName, ref: push.ref, sha: push.after, trigger: "webhook", deliveryId })),
     );
-    const jobs = results.map((r) => r.job);
+    const jobs = results.flatMap((r) => r.jobs);
+    const rollouts = results.map((r) => r.rollout);
     await insertDelivery(db, {
       id: deliveryId,
       event,
@@ -157,6 +160,6 @@ export const webhooksRouter = createRouter().openapi(
       jobs: jobs.map((job) => ({ id: job.id, host: job.host })),
       createdAt: now,
     });
-    return c.json({ delivery_id: deliveryId, jobs }, 202);
+    return c.json({ delivery_id: deliveryId, jobs, rollouts }, 202);
   },
 );

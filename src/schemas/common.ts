@@ -31,3 +31,6 @@ export function errorResponses(...statuses: number[]) {
 
 export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const SHA = /^[0-9a-f]{40}$/;
+
+/** `true` only when A and B are the same type: a compile-time check that two copies of a shape agree. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

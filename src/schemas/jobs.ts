@@ -25,9 +25,42 @@ export const JobSchema = z
     finished_at: z.string().nullable(),
     exit_code: z.number().int().nullable(),
     error: z.string().nullable(),
+    rollout_id: z.string().nullable().openapi({ description: "the rollout this job is part of; null for a one-host deploy" }),
   })
   .openapi("Job");
 export type Job = z.infer<typeof JobSchema>;
+
+/**
+ * The one definition of a job's public fields is JobSchema; the other forms derive from it:
+ * the D1 table (db/schema.ts, checked against it at compile time), the host object's row
+ * (host/job-table.ts) and the snapshots between them.
+ */
+export const JOB_KEYS = Object.keys(JobSchema.shape) as Array<keyof Job>;
+
+/** The public Job of any row that carries its fields (a D1 row, the host object's row, a snapshot). */
+export function pickJob(row: Job): Job {
+  return Object.fromEntries(JOB_KEYS.map((key) => [key, row[key]])) as Job;
+}
+
+/** A job as the host's Durable Object delivers it to D1: the public Job plus ordering data. */
+export type JobSnapshot = Job & {
+  delivery_id: string | null;
+  /** Rises with every transition, so a late, older snapshot never overwrites a newer one. */
+  version: number;
+};
+
+/**
+ * Job ids name their host: `<host>.<uuid>`, so a job is found without D1 (its host's object
+ * has it). Ids made before this form are plain UUIDs: for those, null (ask D1).
+ */
+export function hostOfJobId(id: string): string | null {
+  const dot = id.lastIndexOf(".");
+  if (dot <= 0) return null;
+  const host = id.slice(0, dot);
+  return HOST_NAME.test(host) ? host : null;
+}
+
+export const newJobId = (host: string) => `${host}.${crypto.randomUUID()}`;
 
 export const CreateJobBody = z
   .object({
@@ -44,7 +77,7 @@ export const CreateJobBody = z
   })
   .openapi("CreateJob");
 
-export const JobIdParam = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+export const JobIdParam = z.object({ id: z.string().min(1).max(128).openapi({ param: { name: "id", in: "path" } }) });
 
 export const ListJobsQuery = z.object({
   host: z.string().optional(),

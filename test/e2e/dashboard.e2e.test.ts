@@ -147,9 +147,9 @@ describe("deploy, live log, cancel, rollback", () => {
     await screenshot(page, "4-deploy-confirm");
     await confirmDialog("Deploy");
 
-    await poll(() => page.url()).toMatch(/#\/jobs\/[0-9a-f-]{36}$/);
+    await poll(() => page.url()).toMatch(/#\/jobs\/web-01\.[0-9a-f-]{36}$/); // ids name their host
     jobs.deployed = /#\/jobs\/(.+)$/.exec(page.url())![1]!;
-    await poll(() => page.locator("#notice").textContent()).toBe(`Deploy queued as job ${jobs.deployed.slice(0, 8)}.`);
+    await poll(() => page.locator("#notice").textContent()).toBe(`Deploy queued as job ${jobs.deployed.slice("web-01.".length, "web-01.".length + 8)}.`);
     expect(await page.locator("h1").textContent()).toBe("web @ main on web-01 queued");
     const stored = await (await api(controller, `/v1/jobs/${jobs.deployed}`)).json();
     expect(stored).toMatchObject({ app: "web", host: "web-01", sha: sha(1), ref: "refs/heads/main", trigger: "api", status: "queued" });

@@ -99,3 +99,11 @@ export const shortSha = (sha) => sha.slice(0, 7);
 
 /** "refs/heads/main" → "main", "refs/tags/v1" → "v1". @param {string} ref */
 export const shortRef = (ref) => ref.replace(/^refs\/(heads|tags)\//, "");
+
+/**
+ * A job id as people read it: the first 8 characters of its UUID (ids are `<host>.<uuid>`; old ones plain UUIDs).
+ * @param {string} id
+ */
+export function shortJobId(id) {
+  return id.slice(id.lastIndexOf(".") + 1).slice(0, 8);
+}

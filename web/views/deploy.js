@@ -1,6 +1,6 @@
 // @ts-check
 import { request } from "../lib/api.js";
-import { h } from "../lib/dom.js";
+import { h, shortJobId } from "../lib/dom.js";
 import { confirmAction, errorBox } from "../lib/ui.js";
 
 /**
@@ -73,7 +73,7 @@ export async function deployPage({ main, params, navigate }) {
     try {
       const res = await request("/v1/jobs", { method: "POST", body, raw: true });
       const job = await res.json();
-      navigate(`#/jobs/${job.id}`, res.status === 201 ? `Deploy queued as job ${job.id.slice(0, 8)}.` : `That deploy is already ${job.status}: showing job ${job.id.slice(0, 8)}.`);
+      navigate(`#/jobs/${job.id}`, res.status === 201 ? `Deploy queued as job ${shortJobId(job.id)}.` : `That deploy is already ${job.status}: showing job ${shortJobId(job.id)}.`);
     } catch (error) {
       problem.replaceChildren(errorBox(error));
     }

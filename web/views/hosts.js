@@ -1,6 +1,6 @@
 // @ts-check
 import { request } from "../lib/api.js";
-import { badge, h, replace, time } from "../lib/dom.js";
+import { badge, h, replace, shortJobId, time } from "../lib/dom.js";
 import { confirmAction, errorBox, poll } from "../lib/ui.js";
 
 /** How often the host list is read again while the page is open. */
@@ -96,7 +96,7 @@ function table(hosts, jobs, revoke) {
             "td",
             { "data-label": "Running" },
             host.running_job_id
-              ? h("a", { href: `#/jobs/${host.running_job_id}` }, job ? `${job.app} @ ${job.sha.slice(0, 7)}` : host.running_job_id.slice(0, 8))
+              ? h("a", { href: `#/jobs/${host.running_job_id}` }, job ? `${job.app} @ ${job.sha.slice(0, 7)}` : shortJobId(host.running_job_id))
               : h("span", { class: "muted" }, "idle"),
           ),
           h("td", { "data-label": "Queued", class: "num" }, String(host.queued)),

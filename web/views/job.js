@@ -1,6 +1,6 @@
 // @ts-check
 import { ApiError, request, session } from "../lib/api.js";
-import { badge, duration, h, replace, shortRef, time } from "../lib/dom.js";
+import { badge, duration, h, replace, shortJobId, shortRef, time } from "../lib/dom.js";
 import { JobLogStream } from "../lib/log-stream.js";
 import { LogView } from "../lib/log-view.js";
 import { confirmAction, errorBox, facts } from "../lib/ui.js";
@@ -29,7 +29,7 @@ export async function jobPage({ main, segments, navigate }) {
   const streamState = h("span", { class: "stream-state", role: "status" });
   const log = new LogView({ label: "Job log", fileName: `job-${id}.log` });
   main.append(
-    h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "Jobs"), " / ", h("span", { class: "mono" }, id.slice(0, 8))),
+    h("p", { class: "crumbs" }, h("a", { href: "#/jobs" }, "Jobs"), " / ", h("span", { class: "mono" }, shortJobId(id))),
     heading,
     actions,
     problem,
@@ -76,7 +76,7 @@ export async function jobPage({ main, segments, navigate }) {
     try {
       const res = await request("/v1/jobs", { method: "POST", raw: true, body: { app: job.app, ref: job.ref, sha: job.sha, host: job.host, rollback: true } });
       const created = await res.json();
-      navigate(`#/jobs/${created.id}`, res.status === 201 ? `Rollback queued as job ${created.id.slice(0, 8)}.` : `That deploy is already ${created.status}: showing job ${created.id.slice(0, 8)}.`);
+      navigate(`#/jobs/${created.id}`, res.status === 201 ? `Rollback queued as job ${shortJobId(created.id)}.` : `That deploy is already ${created.status}: showing job ${shortJobId(created.id)}.`);
     } catch (error) {
       replace(problem, errorBox(error));
     }

@@ -1,6 +1,6 @@
 // @ts-check
 import { query, request } from "../lib/api.js";
-import { badge, duration, h, replace, shortRef, shortSha, time } from "../lib/dom.js";
+import { badge, duration, h, replace, shortJobId, shortRef, shortSha, time } from "../lib/dom.js";
 import { errorBox, poll } from "../lib/ui.js";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -95,7 +95,7 @@ export function jobsTable(jobs) {
         h(
           "tr",
           { "data-job": job.id },
-          h("th", { scope: "row", "data-label": "Job" }, h("a", { href: `#/jobs/${job.id}`, class: "mono", "aria-label": `Job ${job.id}` }, job.id.slice(0, 8))),
+          h("th", { scope: "row", "data-label": "Job" }, h("a", { href: `#/jobs/${job.id}`, class: "mono", "aria-label": `Job ${job.id}` }, shortJobId(job.id))),
           h("td", { "data-label": "App" }, job.app),
           h("td", { "data-label": "Ref" }, shortRef(job.ref)),
           h("td", { "data-label": "Commit", class: "mono" }, shortSha(job.sha)),

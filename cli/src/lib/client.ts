@@ -1,28 +1,13 @@
 import { CliError } from "./errors.ts";
+import type { Job } from "./job.ts";
+
+export type { Job };
 
 export interface ClientOptions {
   url?: string | undefined;
   token?: string | undefined;
 }
 
-export interface Job {
-  id: string;
-  app: string;
-  repo: string;
-  ref: string;
-  sha: string;
-  host: string;
-  mode: string;
-  status: string;
-  attempt: number;
-  agent_id: string | null;
-  trigger: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  error: string | null;
-}
 
 export const FINISHED = ["succeeded", "failed", "cancelled"];
 

@@ -21,20 +21,23 @@ export interface FollowHandlers {
 const MAX_BACKOFF_MS = 10_000;
 
 /**
- * Follows a job's SSE stream until its `end` event and returns the final job.
- * A dropped connection is retried with backoff and resumed with Last-Event-ID,
- * so no line is repeated or lost. `signal` stops following (returns null).
+ * Follows one of the controller's SSE streams (`/v1/logs/stream?<query>`) until `onEvent` says it
+ * ended (true) or `signal` stops it (false). A dropped connection is retried with backoff and
+ * resumed with Last-Event-ID, so no event with an id is repeated or lost.
  */
-export async function followJob(client: Client, jobId: string, handlers: FollowHandlers, signal?: AbortSignal): Promise<Job | null> {
+export async function followStream(
+  client: Client,
+  query: string,
+  onEvent: (event: EventSourceMessage) => boolean,
+  onReconnect?: FollowHandlers["onReconnect"],
+  signal?: AbortSignal,
+): Promise<boolean> {
   let lastEventId: string | undefined;
-  let finalJob: Job | null = null;
-  let lastJob: Job | null = null;
   let failures = 0;
-
   while (!signal?.aborted) {
     let ended = false;
     try {
-      const res = await client.raw(`/v1/logs/stream?job_id=${encodeURIComponent(jobId)}`, {
+      const res = await client.raw(`/v1/logs/stream?${query}`, {
         headers: { accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
         ...(signal ? { signal } : {}),
       });
@@ -47,15 +50,7 @@ export async function followJob(client: Client, jobId: string, handlers: FollowH
       const parser = createParser({
         onEvent(event: EventSourceMessage) {
           if (event.id) lastEventId = event.id;
-          const data = JSON.parse(event.data) as unknown;
-          if (event.event === "log") handlers.onLog(data as LogLine);
-          else if (event.event === "status") {
-            lastJob = data as Job;
-            handlers.onStatus?.(lastJob);
-          } else if (event.event === "end") {
-            ended = true;
-            finalJob = lastJob;
-          }
+          if (!ended) ended = onEvent(event);
         },
       });
       const decoder = new TextDecoder();
@@ -65,18 +60,38 @@ export async function followJob(client: Client, jobId: string, handlers: FollowH
       }
       if (ended) {
         await res.body.cancel().catch(() => undefined);
-        return finalJob;
+        return true;
       }
-      throw new Error("the stream closed before the job ended");
+      throw new Error("the stream closed before the end");
     } catch (err) {
-      if (signal?.aborted) return null;
+      if (signal?.aborted) return false;
       if (err instanceof CliError && err.status !== undefined && err.status < 500) throw err; // retrying will not help
       failures += 1;
-      const reason = err instanceof Error ? err.message : String(err);
-      handlers.onReconnect?.(failures, reason);
+      onReconnect?.(failures, err instanceof Error ? err.message : String(err));
       const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
-  return null;
+  return false;
+}
+
+/** Follows a job's stream until its `end` event and returns the final job (null: stopped by `signal`). */
+export async function followJob(client: Client, jobId: string, handlers: FollowHandlers, signal?: AbortSignal): Promise<Job | null> {
+  let lastJob: Job | null = null;
+  const ended = await followStream(
+    client,
+    `job_id=${encodeURIComponent(jobId)}`,
+    (event) => {
+      const data = JSON.parse(event.data) as unknown;
+      if (event.event === "log") handlers.onLog(data as LogLine);
+      else if (event.event === "status") {
+        lastJob = data as Job;
+        handlers.onStatus?.(lastJob);
+      }
+      return event.event === "end";
+    },
+    handlers.onReconnect,
+    signal,
+  );
+  return ended ? lastJob : null;
 }

@@ -1,0 +1,212 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { iso, systemClock, type Clock } from "../host/clock";
+import { buildRequest } from "../host/dispatch";
+import { migrate } from "../host/migrations";
+import { Outbox } from "../host/outbox";
+import { Schedule } from "../host/schedule";
+import { frames, type StreamEvent } from "../host/stream";
+import { hostQueue } from "../host/stub";
+import type { Job, JobSnapshot } from "../schemas/jobs";
+import { FINISHED_ROLLOUT_STATUSES, type Rollout } from "../schemas/rollouts";
+import { d1RolloutWriter, type RolloutSnapshot } from "./history";
+import { APP_STEPS } from "./migrations";
+import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
+import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
+import { mapBounded } from "../util/bounded";
+
+/** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
+const HOST_CONCURRENCY = 50;
+
+export type RolloutAction = { outcome: "ok"; rollout: Rollout } | { outcome: "not_found" } | { outcome: "conflict"; rollout: Rollout };
+
+/** What runs where for one app, and what is on its way. */
+export interface AppOverview {
+  releases: Release[];
+  /** Rollouts running, paused or held, oldest first. */
+  active: Rollout[];
+  lock: AppLock | null;
+}
+
+/**
+ * One object per app (`idFromName(app)`): the app's rollouts, its lock and what runs on each host.
+ * It drives the hosts' queues (enqueue, cancel) and never runs anything itself; hosts tell it of
+ * every job of the app through their outboxes. Each change is a unit of work: a transaction, then
+ * its effects (jobs queued or cancelled on hosts, watchers told), then the alarm and the outbox.
+ * One object per app rather than per rollout: superseding, queueing in order and locks are all
+ * decisions about an app's rollouts together, and the input gate makes them atomic.
+ */
+export class AppState extends DurableObject<Env> {
+  /** Every time read and timer of the object. Tests put a FakeClock here. */
+  clock: Clock = systemClock;
+  readonly outbox: Outbox<RolloutSnapshot>;
+  private readonly schedule: Schedule;
+  private readonly table: RolloutTable;
+  private readonly engine: RolloutEngine;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    migrate(sql, APP_STEPS);
+    const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
+    this.schedule = new Schedule(sql, ctx.storage);
+    this.table = new RolloutTable(sql);
+    this.engine = new RolloutEngine(this.table, this.schedule);
+    this.outbox = new Outbox<RolloutSnapshot>(sql, this.schedule, time, (r) => r.id, d1RolloutWriter(env.DB));
+  }
+
+  /** Starts (or holds) a rollout; answers once its first wave's jobs are queued, with those jobs. */
+  async create(input: NewRollout): Promise<{ rollout: Rollout; jobs: Job[] }> {
+    const { result: row, jobs } = await this.commit((fx, now) => this.engine.create(fx, input, now));
+    const ours = new Set(this.table.hosts(row.id).map((h) => h.job_id));
+    return { rollout: this.rollout(row.id)!, jobs: jobs.filter((job) => ours.has(job.id)) };
+  }
+
+  /** Hosts' job transitions of this app (at least once, in order per job). */
+  async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
+    await this.commit((fx, now) => {
+      for (const job of snapshots) this.engine.jobChanged(fx, job, now);
+    });
+  }
+
+  get(id: string): Rollout | null {
+    return this.rollout(id);
+  }
+
+  overview(): AppOverview {
+    const active = this.table.withStatus("running", "paused", "held").map((row) => this.table.toRollout(row));
+    return { releases: this.table.releases(), active, lock: this.table.lock() };
+  }
+
+  pause(id: string): Promise<RolloutAction> {
+    return this.act(id, (fx, row) => this.engine.pause(fx, row));
+  }
+
+  resume(id: string): Promise<RolloutAction> {
+    return this.act(id, (fx, row, now) => this.engine.resume(fx, row, now));
+  }
+
+  cancel(id: string): Promise<RolloutAction> {
+    return this.act(id, (fx, row, now) => this.engine.cancel(fx, row, now));
+  }
+
+  /** Locks the app: its new rollouts are held until unlock. Locking again replaces the reason. */
+  async lock(reason: string, lockedBy: string): Promise<AppLock> {
+    await this.commit((_fx, now) => this.table.setLock({ reason, locked_by: lockedBy, locked_at: iso(now) }));
+    return this.table.lock()!;
+  }
+
+  /** Unlocks: the newest held rollout starts, older held ones are superseded. Returns the lock that was. */
+  async unlock(): Promise<AppLock | null> {
+    const was = this.table.lock();
+    await this.commit(() => this.table.setLock(null));
+    return was;
+  }
+
+  /** Watchers of one rollout (`rollout_id`): a WebSocket the Worker turns into SSE `rollout` events, ending with `end`. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("expected a WebSocket", { status: 426 });
+    const id = new URL(request.url).searchParams.get("rollout_id") ?? "";
+    const rollout = this.rollout(id);
+    if (!rollout) return new Response("no such rollout", { status: 404 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [`rollout:${id}`]);
+    this.send(server, rollout);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async alarm(): Promise<void> {
+    this.schedule.alarmFired();
+    await this.commit((fx, now) => this.engine.due(fx, now));
+    if (this.outbox.hasWork()) await this.outbox.flush();
+    await this.schedule.rearm();
+  }
+
+  private async act(id: string, step: (fx: AppEffects, row: RolloutRow, now: number) => boolean): Promise<RolloutAction> {
+    const { result } = await this.commit((fx, now) => {
+      const row = this.table.get(id);
+      return row ? step(fx, row, now) : null;
+    });
+    const rollout = this.rollout(id);
+    if (result === null || !rollout) return { outcome: "not_found" };
+    return result ? { outcome: "ok", rollout } : { outcome: "conflict", rollout };
+  }
+
+  /**
+   * One unit of work: `work` and the engine's promotion of held rollouts in one transaction, each
+   * changed rollout's snapshot into the outbox with it; then the effects, which may lead to more
+   * units (a host's answer recorded); then the alarm re-armed and history flushed.
+   */
+  private async commit<T>(work: (fx: AppEffects, now: number) => T): Promise<{ result: T; jobs: Job[] }> {
+    const fx = new AppEffects();
+    const result = this.apply(fx, work);
+    const jobs = await this.perform(fx);
+    await this.schedule.rearm();
+    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+    return { result, jobs };
+  }
+
+  private apply<T>(fx: AppEffects, work: (fx: AppEffects, now: number) => T): T {
+    const now = this.clock.now();
+    return this.ctx.storage.transactionSync(() => {
+      const result = work(fx, now);
+      this.engine.promote(fx, now);
+      for (const id of fx.changed) this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
+      return result;
+    });
+  }
+
+  /** Performs recorded effects: watchers told, jobs cancelled, waves dispatched, hosts rolled back. Returns the jobs queued. */
+  private async perform(fx: AppEffects): Promise<Job[]> {
+    for (const id of fx.changed) for (const ws of this.ctx.getWebSockets(`rollout:${id}`)) this.send(ws, this.rollout(id)!);
+    await mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason)));
+    const queued: Job[] = [];
+    for (const { rolloutId, wave } of fx.dispatches) {
+      const row = this.table.get(rolloutId);
+      if (!row) continue;
+      const spec = specOf(row);
+      const hosts = this.table.hosts(rolloutId, wave).filter((h) => h.job_id === null && h.state === "pending");
+      const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) =>
+        hostQueue(this.env, h.host).enqueue(
+          buildRequest(spec, { appName: row.app, host: h.host, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id }),
+        ),
+      );
+      const jobs = results.map((r) => r.job);
+      queued.push(...jobs);
+      const next = new AppEffects();
+      this.apply(next, (fx, now) => this.engine.recordJobs(fx, rolloutId, jobs.map((job) => ({ ...job, delivery_id: null, version: 0 })), now));
+      queued.push(...(await this.perform(next)));
+    }
+    for (const { rolloutId, host } of fx.rollbacks) {
+      const row = this.table.get(rolloutId);
+      const target = row && this.table.hosts(rolloutId).find((h) => h.host === host);
+      if (!row || !target?.previous) continue;
+      const previous = JSON.parse(target.previous) as Release;
+      const request = { appName: row.app, host, ref: previous.ref, sha: previous.sha, trigger: "rollback" as const, deliveryId: `rollback:${row.id}`, rolloutId: row.id };
+      const { job } = await hostQueue(this.env, host).enqueue(buildRequest(specOf(row), request));
+      this.apply(new AppEffects(), () => this.table.setHost(rolloutId, host, { rollback_job_id: job.id }));
+    }
+    return queued;
+  }
+
+  private rollout(id: string): Rollout | null {
+    const row = this.table.get(id);
+    return row ? this.table.toRollout(row) : null;
+  }
+
+  private send(ws: WebSocket, rollout: Rollout): void {
+    const ended = FINISHED_ROLLOUT_STATUSES.includes(rollout.status);
+    const events: StreamEvent[] = [{ event: "rollout", data: rollout }, ...(ended ? [{ event: "end" as const, data: { rollout_id: rollout.id, status: rollout.status } }] : [])];
+    try {
+      for (const frame of frames(events)) ws.send(frame);
+      if (ended) ws.close(1000, "rollout finished");
+    } catch {
+      // a watcher that went away is dropped by the runtime
+    }
+  }
+}
+
+/** The trigger a rollout's jobs carry. */
+function triggerOf(row: RolloutRow): "webhook" | "api" | "rollback" | "github_deployment" {
+  return row.trigger === "webhook" || row.trigger === "rollback" || row.trigger === "github_deployment" ? row.trigger : "api";
+}

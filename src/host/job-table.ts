@@ -1,0 +1,175 @@
+import type { DeploySpec } from "../config/apps";
+import { pickJob, type Job, type JobSnapshot } from "../schemas/jobs";
+import type { SshTarget } from "../ssh/relay";
+import { iso } from "./clock";
+import type { EnqueueRequest } from "./contract";
+import type { Outbox } from "./outbox";
+import type { SshJob } from "./ssh-runner";
+
+/** What the host object keeps beside a job's public fields: its place, its recipe and its lease. */
+type HostColumns = {
+  pos: number;
+  /** JSON of the rendered DeploySpec. */
+  deploy: string;
+  lease_s: number;
+  retries: number;
+  /** When the current attempt was queued (ms), for the dispatch-wait histogram. */
+  queued_at: number;
+  lease_expires_at: number | null;
+  /** The holder confirmed it started (a `running` report, or the relay). */
+  acked: number;
+  cancel_requested: number;
+  cancel_delivered: number;
+  /** JSON of the SshTarget of an ssh-mode job. */
+  target: string | null;
+};
+
+/** A row of the object's `jobs` table: the snapshot D1 receives, plus the host's own columns. */
+export type JobRow = JobSnapshot & HostColumns;
+
+/** The columns a transition may change; every change bumps `version` and goes to the outbox. */
+const MUTABLE = ["status", "agent_id", "started_at", "finished_at", "exit_code", "error", "attempt", "queued_at", "lease_expires_at", "acked"] as const;
+export type JobChanges = Partial<Pick<JobRow, (typeof MUTABLE)[number]>>;
+
+const SET_CLAUSE = [...MUTABLE, "version"].map((column) => `${column} = ?`).join(", ");
+
+export const toJob = (row: JobRow): Job => pickJob(row);
+export const toSnapshot = (row: JobRow): JobSnapshot => ({ ...pickJob(row), delivery_id: row.delivery_id, version: row.version });
+export const deployOf = (row: JobRow) => JSON.parse(row.deploy) as DeploySpec;
+/** What the relay runner needs of an ssh-mode job (its row has a target). */
+export const sshJobOf = (row: JobRow): SshJob => ({
+  id: row.id,
+  attempt: row.attempt,
+  app: row.app,
+  sha: row.sha,
+  deploy: deployOf(row),
+  target: JSON.parse(row.target!) as SshTarget,
+  lease_s: row.lease_s,
+});
+
+/**
+ * Every read and write of the host's jobs. A write that changes a job records its new snapshot
+ * in the outbox in the same statement block, so D1 history can never miss a transition.
+ */
+export class JobTable {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly outbox: Outbox<JobSnapshot>,
+  ) {}
+
+  get(id: string): JobRow | null {
+    return this.one("SELECT * FROM jobs WHERE id = ?", id);
+  }
+
+  /** The job this delivery already made for `app`, or a queued or running one of the same app, ref and sha. */
+  sameDeploy(request: Pick<EnqueueRequest, "delivery_id" | "app" | "ref" | "sha">): JobRow | null {
+    return (
+      (request.delivery_id ? this.one("SELECT * FROM jobs WHERE delivery_id = ? AND app = ?", request.delivery_id, request.app) : null) ??
+      this.one(
+        "SELECT * FROM jobs WHERE app = ? AND ref = ? AND sha = ? AND status IN ('queued', 'running') ORDER BY pos LIMIT 1",
+        request.app,
+        request.ref,
+        request.sha,
+      )
+    );
+  }
+
+  /** Queued jobs in the order they will run (of one app, or all). */
+  queued(app?: string): JobRow[] {
+    return app === undefined
+      ? this.all("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos")
+      : this.all("SELECT * FROM jobs WHERE app = ? AND status = 'queued' ORDER BY pos", app);
+  }
+
+  countQueued(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'").one().n;
+  }
+
+  /** The host's running job: at most one (the object's input gate and handOut's check guarantee it). */
+  running(): JobRow | null {
+    return this.one("SELECT * FROM jobs WHERE status = 'running' LIMIT 1");
+  }
+
+  runningOf(agentId: string): JobRow[] {
+    return this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
+  }
+
+  /** The oldest queued job (of one mode, or any). */
+  nextQueued(mode?: "agent" | "ssh"): JobRow | null {
+    return mode === undefined
+      ? this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1")
+      : this.one("SELECT * FROM jobs WHERE status = 'queued' AND mode = ? ORDER BY pos LIMIT 1", mode);
+  }
+
+  /** Finished jobs beyond the newest `keep`, oldest last. */
+  finishedBeyond(keep: number): JobRow[] {
+    return this.all("SELECT * FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') ORDER BY pos DESC LIMIT -1 OFFSET ?", keep);
+  }
+
+  insert(id: string, request: EnqueueRequest, now: number): JobRow {
+    this.sql.exec(
+      `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      request.app,
+      request.repo,
+      request.ref,
+      request.sha,
+      request.host,
+      request.mode,
+      request.trigger,
+      request.delivery_id,
+      iso(now),
+      JSON.stringify(request.deploy),
+      request.lease_s,
+      request.retries,
+      now,
+      request.target ? JSON.stringify(request.target) : null,
+      request.rollout_id ?? null,
+    );
+    const row = this.get(id)!;
+    this.outbox.add(toSnapshot(row), now);
+    return row;
+  }
+
+  /** Applies a transition: the new row, its version bumped, and its snapshot in the outbox. */
+  update(row: JobRow, changes: JobChanges, now: number): JobRow {
+    const next: JobRow = { ...row, ...changes, version: row.version + 1 };
+    this.sql.exec(`UPDATE jobs SET ${SET_CLAUSE} WHERE id = ?`, ...MUTABLE.map((column) => next[column]), next.version, row.id);
+    this.outbox.add(toSnapshot(next), now);
+    return next;
+  }
+
+  /** Bookkeeping that is not a transition (no new version, nothing for D1). */
+  setLease(id: string, expiresAt: number): void {
+    this.sql.exec("UPDATE jobs SET lease_expires_at = ? WHERE id = ?", expiresAt, id);
+  }
+
+  markAcked(id: string): void {
+    this.sql.exec("UPDATE jobs SET acked = 1 WHERE id = ?", id);
+  }
+
+  flagCancel(id: string): void {
+    this.sql.exec("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", id);
+  }
+
+  /** Cancels flagged on the agent's running jobs; `fresh` when one had not been told to it yet (now it has). */
+  takeCancels(agentId: string): { ids: string[]; fresh: boolean } {
+    const flagged = this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ? AND cancel_requested = 1", agentId);
+    const fresh = flagged.some((row) => row.cancel_delivered === 0);
+    if (fresh) this.sql.exec("UPDATE jobs SET cancel_delivered = 1 WHERE agent_id = ? AND cancel_requested = 1", agentId);
+    return { ids: flagged.map((row) => row.id), fresh };
+  }
+
+  delete(id: string): void {
+    this.sql.exec("DELETE FROM jobs WHERE id = ?", id);
+  }
+
+  private one(query: string, ...bindings: SqlStorageValue[]): JobRow | null {
+    return this.all(query, ...bindings)[0] ?? null;
+  }
+
+  private all(query: string, ...bindings: SqlStorageValue[]): JobRow[] {
+    return this.sql.exec<JobRow>(query, ...bindings).toArray();
+  }
+}

@@ -1,0 +1,209 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { appStub, callJson, hostStub, putConfig, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
+
+// Each test has its own app on its own 10 hosts (<app>-01 … <app>-10), so no queue is shared.
+const APPS: Record<string, string> = {
+  canary: "rollout: { canary: [canary-01] }",
+  batch: "rollout: { batch: 2 }",
+  back: "rollout: { batch: 2, on_failure: rollback }",
+  pausing: "rollout: { batch: 5, pause: 30s }",
+  lockme: "",
+  newer: "rollout: { batch: 5 }",
+  queued: "rollout: { batch: 5 }\n    supersede: false",
+  offline: "rollout: { canary: [offline-01], wave_timeout: 10m }",
+};
+const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
+
+const config = [
+  "version: 1",
+  "hosts:",
+  ...Object.keys(APPS).flatMap((app) => hostsOf(app).map((host) => `  ${host}: { mode: agent }`)),
+  "apps:",
+  ...Object.entries(APPS).flatMap(([app, extra]) => [
+    `  ${app}:`,
+    `    repo: acme/${app}`,
+    "    branches: [main]",
+    `    hosts: [${hostsOf(app).join(", ")}]`,
+    ...(extra ? [`    ${extra}`] : []),
+    '    deploy: { image: "registry.test/app:{sha}", container: app }',
+  ]),
+].join("\n");
+
+beforeAll(async () => {
+  const res = await putConfig(config);
+  expect(res.status, await res.clone().text()).toBe(200);
+});
+
+let pushes = 0;
+/** A signed push of `app`: the webhook's answer (its jobs are the first wave's). */
+async function push(app: string, n = ++pushes) {
+  const res = await sendWebhook("push", { ref: "refs/heads/main", after: sha(5000 + n), repository: { full_name: `acme/${app}` } });
+  expect(res.status).toBe(202);
+  return (await res.json()) as { jobs: Array<{ id: string; host: string }>; rollouts: Array<{ id: string }> };
+}
+
+/** The host's agent takes its job and ends it; the host's outbox then tells the app's object. */
+async function run(host: string, status: "succeeded" | "failed" = "succeeded", error?: string) {
+  const stub = hostStub(host);
+  const beat = await stub.heartbeat(`agent-${host}`);
+  expect(beat.job, `a job for ${host}`).not.toBeNull();
+  await stub.report(`agent-${host}`, beat.job!.id, { status, exit_code: status === "succeeded" ? 0 : 1, error });
+  await settleHistory(host);
+  return beat.job!;
+}
+
+const rollout = async (id: string) => (await callJson(`/v1/rollouts/${id}`)).body;
+const queuedOn = async (host: string) => (await hostStub(host).queued()).map((j) => j.id);
+
+// Each test drives 10 hosts one call at a time: generous timeouts on a busy machine.
+describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
+  it("a failing canary leaves the other 9 hosts untouched", async () => {
+    const answer = await push("canary");
+    expect(answer.jobs.map((j) => j.host)).toEqual(["canary-01"]);
+    const id = answer.rollouts[0]!.id;
+    await run("canary-01", "failed", "health check: /up answered 503");
+    const r = await rollout(id);
+    expect(r).toMatchObject({ status: "failed", waves: [{ hosts: ["canary-01"], status: "failed" }, { status: "cancelled" }] });
+    expect(r.error).toContain(`job ${answer.jobs[0]!.id} failed on canary-01: health check: /up answered 503`);
+    for (const host of hostsOf("canary").slice(1)) expect(await queuedOn(host)).toEqual([]);
+  });
+
+  it("batch: 2 with host 5 failing finishes host 6, cancels hosts 7-10 and names the failed job", async () => {
+    const answer = await push("batch");
+    const id = answer.rollouts[0]!.id;
+    const hosts = hostsOf("batch");
+    expect(answer.jobs.map((j) => j.host)).toEqual(hosts.slice(0, 2));
+    for (const host of hosts.slice(0, 4)) await run(host);
+    const failed = await run(hosts[4]!, "failed", "container exited 1");
+    let r = await rollout(id);
+    expect(r.status).toBe("failed");
+    expect(r.error).toBe(`rollout ${id} stopped: job ${failed.id} failed on batch-05: container exited 1`);
+    expect(r.waves.map((w: any) => w.status)).toEqual(["succeeded", "succeeded", "failed", "cancelled", "cancelled"]);
+    expect(r.waves[3].jobs).toEqual([null, null]);
+    // Host 6 was in the failed wave: its job goes on.
+    await run(hosts[5]!);
+    r = await rollout(id);
+    expect(r.waves[2].jobs.every((j: string | null) => j !== null)).toBe(true);
+    for (const host of hosts.slice(6)) expect(await queuedOn(host)).toEqual([]);
+  });
+
+  it("on_failure: rollback sends the hosts already updated back to their previous release", async () => {
+    const hosts = hostsOf("back");
+    // v1 everywhere, wave by wave.
+    const v1 = await push("back");
+    for (const host of hosts) await run(host);
+    expect((await rollout(v1.rollouts[0]!.id)).status).toBe("succeeded");
+    // v2: the first wave succeeds, host 3 fails.
+    const v2 = await push("back");
+    await run(hosts[0]!);
+    await run(hosts[1]!);
+    await run(hosts[2]!, "failed");
+    expect((await rollout(v2.rollouts[0]!.id)).status).toBe("failed");
+    for (const host of hosts.slice(0, 2)) {
+      const back = await run(host);
+      expect(back).toMatchObject({ trigger: "rollback", sha: sha(5000 + pushes - 1), rollout_id: v2.rollouts[0]!.id });
+    }
+    await run(hosts[3]!); // host 4 was in the failed wave: it finishes v2
+    for (const host of hosts.slice(4)) expect(await queuedOn(host)).toEqual([]);
+    const app = (await callJson("/v1/apps/back")).body;
+    expect(app.releases.slice(0, 2).map((r: any) => r.release.sha)).toEqual([sha(5000 + pushes - 1), sha(5000 + pushes - 1)]);
+  });
+
+  it("pauses between waves by the strategy, and by hand with pause and resume", async () => {
+    const hosts = hostsOf("pausing");
+    const answer = await push("pausing");
+    const id = answer.rollouts[0]!.id;
+    await withObjectClock(appStub("pausing"), async (clock) => {
+      expect((await callJson(`/v1/rollouts/${id}/pause`, { method: "POST" })).body.status).toBe("paused");
+      for (const host of hosts.slice(0, 5)) await run(host);
+      let r = await rollout(id);
+      expect(r).toMatchObject({ status: "paused", waves: [{ status: "succeeded" }, { status: "pending" }] });
+      // Resumed: the strategy's 30 s pause still comes first.
+      expect((await callJson(`/v1/rollouts/${id}/resume`, { method: "POST" })).body.status).toBe("running");
+      await clock.advance(29_000);
+      await runDurableObjectAlarm(appStub("pausing"));
+      expect((await rollout(id)).waves[1].status).toBe("pending");
+      await clock.advance(2_000);
+      await runDurableObjectAlarm(appStub("pausing"));
+      r = await rollout(id);
+      expect(r.waves[1]).toMatchObject({ status: "running" });
+      for (const host of hosts.slice(5)) await run(host);
+      expect((await rollout(id)).status).toBe("succeeded");
+    });
+    expect((await callJson(`/v1/rollouts/${id}/resume`, { method: "POST" })).status).toBe(409);
+  });
+
+  it("a lock holds pushes; unlock starts only the newest and supersedes the older held ones", async () => {
+    const locked = await callJson("/v1/apps/lockme/lock", { method: "POST", body: JSON.stringify({ reason: "incident 42", by: "ana" }) });
+    expect(locked).toMatchObject({ status: 200, body: { reason: "incident 42", locked_by: "ana" } });
+    const first = await push("lockme");
+    const second = await push("lockme");
+    expect(first.jobs).toEqual([]);
+    expect(await rollout(first.rollouts[0]!.id)).toMatchObject({ status: "held", error: "held: lockme is locked by ana: incident 42" });
+    expect((await callJson("/v1/apps/lockme")).body).toMatchObject({ lock: { reason: "incident 42", locked_by: "ana" }, held: [first.rollouts[0]!.id, second.rollouts[0]!.id] });
+    for (const host of hostsOf("lockme")) expect(await queuedOn(host)).toEqual([]);
+
+    expect((await callJson("/v1/apps/lockme/lock", { method: "DELETE" })).body.was).toMatchObject({ reason: "incident 42" });
+    expect(await rollout(first.rollouts[0]!.id)).toMatchObject({ status: "cancelled", error: `superseded by rollout ${second.rollouts[0]!.id}` });
+    expect((await rollout(second.rollouts[0]!.id)).status).toBe("running");
+    for (const host of hostsOf("lockme")) expect((await run(host)).sha).toBe(sha(5000 + pushes));
+    expect((await rollout(second.rollouts[0]!.id)).status).toBe("succeeded");
+  });
+
+  it("a newer push supersedes an unfinished rollout: waves not started are cancelled, running jobs finish", async () => {
+    const hosts = hostsOf("newer");
+    const old = await push("newer");
+    const running = await hostStub(hosts[0]!).heartbeat("agent-newer-01");
+    expect(running.job?.rollout_id).toBe(old.rollouts[0]!.id);
+    const fresh = await push("newer");
+    const r = await rollout(old.rollouts[0]!.id);
+    expect(r).toMatchObject({ status: "cancelled", error: `superseded by rollout ${fresh.rollouts[0]!.id}`, waves: [{ status: "cancelled" }, { status: "cancelled" }] });
+    // The old running job finishes; the new rollout's job on that host waits behind it, then runs.
+    await hostStub(hosts[0]!).report("agent-newer-01", running.job!.id, { status: "succeeded", exit_code: 0 });
+    for (const host of hosts) expect((await run(host)).rollout_id).toBe(fresh.rollouts[0]!.id);
+    expect((await rollout(fresh.rollouts[0]!.id)).status).toBe("succeeded");
+  });
+
+  it("with supersede: false, a newer push waits for the unfinished rollout, then runs", async () => {
+    const hosts = hostsOf("queued");
+    const first = await push("queued");
+    const second = await push("queued");
+    expect(await rollout(second.rollouts[0]!.id)).toMatchObject({ status: "held", error: `held: queued behind rollout ${first.rollouts[0]!.id}` });
+    for (const host of hosts) expect((await run(host)).rollout_id).toBe(first.rollouts[0]!.id);
+    expect((await rollout(first.rollouts[0]!.id)).status).toBe("succeeded");
+    expect((await rollout(second.rollouts[0]!.id)).status).toBe("running");
+    for (const host of hosts) expect((await run(host)).rollout_id).toBe(second.rollouts[0]!.id);
+    expect((await rollout(second.rollouts[0]!.id)).status).toBe("succeeded");
+  });
+
+  it("a host whose agent is offline holds its wave until wave_timeout, then the rollout halts with that reason", async () => {
+    await withObjectClock(appStub("offline"), async (clock) => {
+      const answer = await push("offline");
+      const id = answer.rollouts[0]!.id;
+      await clock.advance(9 * 60_000);
+      await runDurableObjectAlarm(appStub("offline"));
+      expect((await rollout(id)).status).toBe("running");
+      await clock.advance(61_000);
+      await runDurableObjectAlarm(appStub("offline"));
+      const r = await rollout(id);
+      expect(r.status).toBe("halted");
+      expect(r.error).toBe(`rollout ${id} halted: wave 1 not done within 600s; waiting on offline-01 (job ${answer.jobs[0]!.id} queued) (is the agent online?)`);
+      // The job that never started is cancelled, so it does not run whenever the agent comes back.
+      expect(await queuedOn("offline-01")).toEqual([]);
+    });
+  });
+});
+
+describe("rollouts through the API", () => {
+  it("lists rollouts from history with filters, and refuses an unknown app or host", async () => {
+    await settleApp("canary");
+    const list = await callJson("/v1/rollouts?app=canary");
+    expect(list.status).toBe(200);
+    expect(list.body.rollouts.length).toBeGreaterThan(0);
+    expect(list.body.rollouts.every((r: any) => r.app === "canary")).toBe(true);
+    expect((await callJson("/v1/rollouts", { method: "POST", body: JSON.stringify({ app: "nope", ref: "main", sha: sha(1) }) })).status).toBe(404);
+    expect((await callJson("/v1/rollouts", { method: "POST", body: JSON.stringify({ app: "canary", ref: "main", sha: sha(1), hosts: ["batch-01"] }) })).status).toBe(422);
+    expect((await callJson("/v1/rollouts/canary.nope")).status).toBe(404);
+  });
+});
