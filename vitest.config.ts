@@ -1,6 +1,16 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type Plugin } from "vitest/config";
 import { FAKE_RELAY_TOKEN, fakeRelay } from "./test/fake-relay.ts";
+import { githubStandin, STANDIN_HOST } from "./test/github-standin.ts";
+import { NOTIFY_TEST_SECRET, notifyReceiver, RECEIVER_HOST } from "./test/notify-receiver.ts";
+
+/** Every outbound fetch of the Worker: the stand-in GitHub, the notification receiver, else the fake relay. */
+function outbound(request: Request): Promise<Response> {
+  const host = new URL(request.url).hostname;
+  if (host === STANDIN_HOST) return githubStandin(request);
+  if (host === RECEIVER_HOST) return notifyReceiver(request);
+  return fakeRelay(request);
+}
 
 /** Mirrors wrangler.toml's Text rule: `import text from "apps.yaml"` gives the file's text. */
 function yamlAsText(): Plugin {
@@ -28,9 +38,10 @@ export default defineConfig(async () => {
             AGENT_ENROLL_TOKEN: "test-enroll-token",
             SSH_RELAY_URL: "http://relay.test",
             SSH_RELAY_TOKEN: FAKE_RELAY_TOKEN,
+            // GitHub stays off here (no credentials); the notify tests point their room at the stand-in.
+            NOTIFY_TEST_SECRET,
           },
-          // Every outbound fetch of the Worker lands here: the fake relay, and nothing else.
-          outboundService: fakeRelay,
+          outboundService: outbound,
         },
       }),
     ],

@@ -2,12 +2,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { startController } from "../test/e2e/controller.ts";
 import { benchAgent } from "./agent.ts";
+import { benchCutover } from "./cutover.ts";
 import { benchDispatch } from "./dispatch.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchFleet } from "./fleet.ts";
 import { machine } from "./lib.ts";
 import { benchLogs } from "./logs.ts";
 import { benchRelay } from "./relay.ts";
+import { benchRollout } from "./rollout.ts";
 import { benchThroughput } from "./throughput.ts";
 
 const only = process.env.BENCH_ONLY?.split(",");
@@ -21,6 +23,7 @@ try {
   if (want("throughput")) sections.push(await benchThroughput(controller));
   if (want("fanout")) sections.push(await benchFanout(controller));
   if (want("logs")) sections.push(await benchLogs(controller));
+  if (want("rollout")) sections.push(await benchRollout(controller));
 } finally {
   await controller.dispose();
 }
@@ -35,6 +38,7 @@ if (want("fleet")) {
 }
 if (want("relay")) sections.push(await benchRelay());
 if (want("agent")) sections.push(benchAgent());
+if (want("cutover")) sections.push(await benchCutover());
 
 const stamp = new Date().toISOString();
 const header = (note = "") =>

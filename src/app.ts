@@ -14,6 +14,7 @@ import { jobsRouter } from "./routes/jobs";
 import { logsRouter } from "./routes/logs";
 import { metricsRouter } from "./routes/metrics";
 import { rolloutsRouter } from "./routes/rollouts";
+import { notifyRouter } from "./routes/notify";
 import { sshRouter } from "./routes/ssh";
 import { webhooksRouter } from "./routes/webhooks";
 
@@ -51,6 +52,7 @@ app.route("/", configRouter);
 app.route("/", dashboardApiRouter);
 app.route("/", appsRouter);
 app.route("/", rolloutsRouter);
+app.route("/", notifyRouter);
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",

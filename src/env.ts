@@ -19,6 +19,18 @@ export interface Env {
   SSH_PRIVATE_KEY?: string;
   /** Production only: the ssh-relay Cloudflare Container. */
   SSH_RELAY?: DurableObjectNamespace<SshRelay>;
+  /** GitHub App credentials (preferred): Deployments and commit statuses go out as the App's installation. */
+  GITHUB_APP_ID?: string;
+  /** The App's private key (PEM; PKCS#8, or PKCS#1 as GitHub hands it out), newlines or \n escapes. */
+  GITHUB_APP_PRIVATE_KEY?: string;
+  /** Or a fine-grained token with Deployments and Commit statuses read/write. Neither: GitHub is not told. */
+  GITHUB_TOKEN?: string;
+  /** GitHub's REST API (default https://api.github.com); GitHub Enterprise Server: https://HOST/api/v3. */
+  GITHUB_API_URL?: string;
+  /** The dashboard's address, for the log_url of GitHub statuses and links in notifications. */
+  DEPLOYBOT_PUBLIC_URL?: string;
+  /** Notification signing keys are Worker secrets too, named by apps.yaml's `notify[].secret`. */
+  [secret: `NOTIFY_${string}`]: string | undefined;
 }
 
 /** Hono's environment for this app: the bindings plus per-request variables. */

@@ -54,11 +54,13 @@ export async function fakeRelay(request: Request): Promise<Response> {
           send({ type: "log", stream: "stdout", text: `waiting ${i}` });
           await new Promise((r) => setTimeout(r, 50));
         }
-        return send({ type: "result", status: "cancelled", step: "health", error: "cancelled", rolled_back: true });
+        return send({ type: "result", status: "cancelled", step: "health", error: null, rolled_back: true, summary: "cancelled at health: the job was cancelled; previous container restored" });
       }
       send({ type: "log", stream: "stdout", text: `started ${body.deploy.container} for ${body.job_id}` });
-      if (tag === "fail") return send({ type: "result", status: "failed", step: "health", error: "health: /up answered 503 for 30s", rolled_back: true });
-      send({ type: "result", status: "succeeded", step: "cleanup", error: null, rolled_back: false });
+      if (tag === "fail") {
+        return send({ type: "result", status: "failed", step: "health", error: "/up answered 503 for 30s", rolled_back: true, summary: "failed at health: /up answered 503 for 30s; previous container restored" });
+      }
+      send({ type: "result", status: "succeeded", step: "remove-previous", error: null, rolled_back: false, summary: null });
     });
   }
   if (url.pathname === "/v1/exec") {

@@ -75,7 +75,7 @@ describe("POST /v1/deploy/ssh", () => {
     const { body } = await deploy("fail");
     expect(await settled("ssh-01", body.id)).toMatchObject({
       status: "failed",
-      error: "health: /up answered 503 for 30s at health; previous container restored",
+      error: "failed at health: /up answered 503 for 30s; previous container restored",
     });
   });
 

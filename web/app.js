@@ -1,15 +1,17 @@
 // @ts-check
 /**
  * The DeployBot dashboard: plain ES modules, no build step. Pages are addressed by the URL's hash
- * (#/hosts, #/jobs?host=…, #/jobs/<id>, #/deploy, #/config), so every path the Worker serves stays
+ * (#/hosts, #/apps, #/rollouts/<id>, #/jobs?host=…, #/jobs/<id>, #/deploy, #/config), so every path the Worker serves stays
  * an API path. Each page is a function that draws into <main> and returns its own clean-up.
  */
 import { session, whenUnauthorized } from "./lib/api.js";
+import { appsPage } from "./views/apps.js";
 import { configPage } from "./views/config.js";
 import { deployPage } from "./views/deploy.js";
 import { hostsPage } from "./views/hosts.js";
 import { jobPage } from "./views/job.js";
 import { jobsPage } from "./views/jobs.js";
+import { rolloutPage } from "./views/rollout.js";
 import { signInPage } from "./views/signin.js";
 
 /**
@@ -42,6 +44,10 @@ function route(/** @type {string[]} */ segments) {
   switch (first) {
     case "jobs":
       return second ? { page: jobPage, section: "jobs", title: "Job" } : { page: jobsPage, section: "jobs", title: "Jobs" };
+    case "apps":
+      return { page: appsPage, section: "apps", title: "Apps" };
+    case "rollouts":
+      return second ? { page: rolloutPage, section: "apps", title: "Rollout" } : { page: appsPage, section: "apps", title: "Apps" };
     case "deploy":
       return { page: deployPage, section: "deploy", title: "Deploy" };
     case "config":

@@ -9,6 +9,7 @@ import jobs from "./commands/jobs.ts";
 import logs from "./commands/logs.ts";
 import rollback from "./commands/rollback.ts";
 import rollouts from "./commands/rollouts.ts";
+import notify from "./commands/notify.ts";
 import ssh from "./commands/ssh.ts";
 import { showUsage } from "./lib/command.ts";
 import { CliError } from "./lib/errors.ts";
@@ -19,7 +20,7 @@ const main = defineCommand({
     version: "0.1.0",
     description: "DeployBot's command line. Reads DEPLOYBOT_URL and DEPLOYBOT_TOKEN (or --url and --token).",
   },
-  subCommands: { deploy, rollouts, jobs, logs, rollback, apps, lock, unlock, hosts, agents, ssh, config },
+  subCommands: { deploy, rollouts, jobs, logs, rollback, apps, lock, unlock, hosts, agents, ssh, config, notify },
 });
 
 // One line for people on any error; a stack trace only when asked for with DEBUG.

@@ -241,6 +241,18 @@ describe("logs on a terminal", () => {
   });
 });
 
+describe("GitHub and notifications", () => {
+  it("jobs show has the GitHub line; notify test queues a test event per URL, or says why not", async () => {
+    const notifying = `${config}    notify:\n      - { url: "http://127.0.0.1:9/deploybot", events: [job.failed] }\n`;
+    expect((await api(controller, "/v1/config", { method: "PUT", body: notifying, headers: { "content-type": "application/yaml" } })).status).toBe(200);
+    const job = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-01", "--sha", sha(77), "--json"])).stdout);
+    for (let i = 0; i < 20 && (await api(controller, `/v1/jobs/${job.id}`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await ctl(["jobs", "show", job.id])).stdout).toMatch(/\ngithub\s+off \(no GitHub credentials on the controller\)\n$/);
+    expect(await ctl(["notify", "test", "web"])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queued a test event to 1 URL of web: [0-9a-f-]{36}\n$/) });
+    expect(await ctl(["notify", "test", "nope"])).toMatchObject({ code: 1, stderr: 'ctl: app "nope" is not in apps.yaml (unknown_app, 404)\n' });
+  });
+});
+
 it("the bin is the built CLI", () => {
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"));
   expect(pkg.bin.ctl).toBe("cli/dist/cli/src/cli.js");

@@ -16,7 +16,9 @@
 #        127.0.0.1:5000/deploybot/hello:v1      GET /up → 200, / → "hello v1"
 #        127.0.0.1:5000/deploybot/hello:v2      GET /up → 200, / → "hello v2"
 #        127.0.0.1:5000/deploybot/hello:broken  GET /up → 404, / → "hello broken"
-#      Each runs `busybox httpd -f -p 80 -h /www`.
+#        127.0.0.1:5000/deploybot/hello:slow    like v1, but listens only 2 s after it starts,
+#                                               and stops at once on SIGTERM
+#      Each runs `busybox httpd -f -p 80 -h /www` (slow: after `sleep 2`).
 #
 # Idempotent: a second run installs, starts and builds nothing and takes about
 # a second. The daemons outlive this script (setsid); stop them by the pids in
@@ -27,7 +29,7 @@ STATE_DIR=${DEPLOYBOT_SERVICES_DIR:-/var/lib/deploybot-services}
 REGISTRY_ADDR=127.0.0.1:5000
 DOCKER_SOCK=/var/run/docker.sock
 IMAGE_REPO=$REGISTRY_ADDR/deploybot/hello
-TAGS=(v1 v2 broken)
+TAGS=(v1 v2 broken slow)
 
 log() { printf '[docker.sh] %s\n' "$*" >&2; }
 # shellcheck source=apt.sh
@@ -119,8 +121,13 @@ build_image() {
   if [ "$tag" != broken ]; then
     printf 'ok\n' >"$root/www/up"
   fi
+  local cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
+  if [ "$tag" = slow ]; then
+    # A shell as PID 1 that ends httpd on SIGTERM, as a well-behaved app does (httpd as PID 1 ignores it).
+    cmd='CMD ["/bin/sh", "-c", "trap '"'"'kill $p; exit 0'"'"' TERM; sleep 2; /bin/busybox httpd -f -p 80 -h /www & p=$!; wait $p"]'
+  fi
   tar -C "$root" -c . | docker import \
-    --change 'CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]' \
+    --change "$cmd" \
     --change 'EXPOSE 80' \
     - "$IMAGE_REPO:$tag" >/dev/null
   rm -rf "$root"

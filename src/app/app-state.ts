@@ -14,6 +14,8 @@ import { APP_STEPS } from "./migrations";
 import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
 import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
 import { mapBounded } from "../util/bounded";
+import { Notifications, type GitHubView } from "../notify/notifications";
+import type { AppConfig } from "../config/apps";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
@@ -43,6 +45,8 @@ export class AppState extends DurableObject<Env> {
   private readonly schedule: Schedule;
   private readonly table: RolloutTable;
   private readonly engine: RolloutEngine;
+  /** GitHub Deployments and statuses, and the app's notify: URLs (public so a test can point it at a stand-in). */
+  readonly notifications: Notifications;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -53,11 +57,17 @@ export class AppState extends DurableObject<Env> {
     this.table = new RolloutTable(sql);
     this.engine = new RolloutEngine(this.table, this.schedule);
     this.outbox = new Outbox<RolloutSnapshot>(sql, this.schedule, time, (r) => r.id, d1RolloutWriter(env.DB));
+    this.notifications = new Notifications({ sql, schedule: this.schedule, clock: time, env });
   }
 
   /** Starts (or holds) a rollout; answers once its first wave's jobs are queued, with those jobs. */
   async create(input: NewRollout): Promise<{ rollout: Rollout; jobs: Job[] }> {
-    const { result: row, jobs } = await this.commit((fx, now) => this.engine.create(fx, input, now));
+    const { result: row, jobs } = await this.commit((fx, now) => {
+      const row = this.engine.create(fx, input, now);
+      // A `deployment` event's rollout posts its statuses on that Deployment (before its first change is told).
+      if (input.github && row.id === input.id) this.notifications.adoptDeployment(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
+      return row;
+    });
     const ours = new Set(this.table.hosts(row.id).map((h) => h.job_id));
     return { rollout: this.rollout(row.id)!, jobs: jobs.filter((job) => ours.has(job.id)) };
   }
@@ -65,8 +75,24 @@ export class AppState extends DurableObject<Env> {
   /** Hosts' job transitions of this app (at least once, in order per job). */
   async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
     await this.commit((fx, now) => {
-      for (const job of snapshots) this.engine.jobChanged(fx, job, now);
+      for (const job of snapshots) {
+        this.engine.jobChanged(fx, job, now);
+        this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
+      }
     });
+  }
+
+  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it). */
+  githubOf(id: string): GitHubView | null {
+    return this.notifications.githubOf(id);
+  }
+
+  /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */
+  async notifyTest(appName: string, app: AppConfig): Promise<string[]> {
+    const ids = this.ctx.storage.transactionSync(() => this.notifications.test(appName, app, this.clock.now()));
+    await this.schedule.rearm();
+    this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
+    return ids;
   }
 
   get(id: string): Rollout | null {
@@ -119,6 +145,7 @@ export class AppState extends DurableObject<Env> {
     this.schedule.alarmFired();
     await this.commit((fx, now) => this.engine.due(fx, now));
     if (this.outbox.hasWork()) await this.outbox.flush();
+    if (this.notifications.hasWork()) await this.notifications.flush();
     await this.schedule.rearm();
   }
 
@@ -143,6 +170,7 @@ export class AppState extends DurableObject<Env> {
     const jobs = await this.perform(fx);
     await this.schedule.rearm();
     if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+    if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
     return { result, jobs };
   }
 
@@ -151,7 +179,10 @@ export class AppState extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => {
       const result = work(fx, now);
       this.engine.promote(fx, now);
-      for (const id of fx.changed) this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
+      for (const id of fx.changed) {
+        this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
+        this.notifications.rolloutChanged(this.rollout(id)!, this.appConfigOf(id), now);
+      }
       return result;
     });
   }
@@ -159,7 +190,6 @@ export class AppState extends DurableObject<Env> {
   /** Performs recorded effects: watchers told, jobs cancelled, waves dispatched, hosts rolled back. Returns the jobs queued. */
   private async perform(fx: AppEffects): Promise<Job[]> {
     for (const id of fx.changed) for (const ws of this.ctx.getWebSockets(`rollout:${id}`)) this.send(ws, this.rollout(id)!);
-    await mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason)));
     const queued: Job[] = [];
     for (const { rolloutId, wave } of fx.dispatches) {
       const row = this.table.get(rolloutId);
@@ -186,7 +216,19 @@ export class AppState extends DurableObject<Env> {
       const { job } = await hostQueue(this.env, host).enqueue(buildRequest(specOf(row), request));
       this.apply(new AppEffects(), () => this.table.setHost(rolloutId, host, { rollback_job_id: job.id }));
     }
+    // Cancels last, and nobody waits for them: they are for jobs of a rollout that stopped, and a
+    // new rollout's jobs must not queue behind them. A cancel that cannot be delivered leaves a job
+    // that its host's own supersede (a newer job of the app) or its lease ends.
+    if (fx.cancels.length) {
+      this.ctx.waitUntil(mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason))).catch(() => undefined));
+    }
     return queued;
+  }
+
+  /** apps.yaml's entry as a rollout was started with it; a job outside rollouts takes the newest rollout's. */
+  private appConfigOf(rolloutId: string | null): AppConfig | undefined {
+    const row = (rolloutId ? this.table.get(rolloutId) : null) ?? this.table.recent(1)[0];
+    return row ? specOf(row).app : undefined;
   }
 
   private rollout(id: string): Rollout | null {

@@ -29,6 +29,8 @@ export interface NewRollout {
   strategy: Strategy;
   /** The app's apps.yaml entries; its `supersede` says whether a newer rollout cancels an unfinished one. */
   spec: AppSpec;
+  /** The GitHub Deployment a `deployment` event asked for: the rollout reports to it. */
+  github?: { deployment_id: number; url: string | null } | undefined;
 }
 
 const ACTIVE: RolloutStatus[] = ["running", "paused"];

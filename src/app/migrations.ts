@@ -1,4 +1,5 @@
 import { OUTBOX_TABLES } from "../host/migrations";
+import { NOTIFY_TABLES } from "../notify/notifications";
 
 /** The app object's SQLite schema, as numbered steps (see host/migrations.ts for how they apply). */
 export const APP_STEPS: string[][] = [
@@ -35,4 +36,6 @@ export const APP_STEPS: string[][] = [
     )`,
     "CREATE TABLE app_lock (id INTEGER PRIMARY KEY CHECK (id = 1), reason TEXT NOT NULL, locked_by TEXT NOT NULL, locked_at TEXT NOT NULL)",
   ],
+  // Step 2: GitHub Deployments and notifications (notify/notifications.ts).
+  NOTIFY_TABLES,
 ];

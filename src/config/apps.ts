@@ -1,6 +1,8 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
 import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields.ts";
+import { environmentFlag, environmentSchema, environmentUrlSchema, notifySchema } from "./notify.ts";
+import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy.ts";
 import { rolloutSchema } from "./rollout.ts";
 
 /** Template variables an image, container name or env value may use. */
@@ -52,7 +54,8 @@ const hostSchema = z.discriminatedUnion("mode", [
 ]);
 
 const healthSchema = z.strictObject({
-  url: plainUrl.pipe(z.url({ protocol: /^https?$/, error: "health.url must be an http(s) URL" })),
+  url: plainUrl.pipe(z.url({ protocol: /^https?$/, error: "health.url must be an http(s) URL" })).optional(),
+  path: z.string().regex(/^\/[^\s?#]*$/, "health.path is a path such as /up").optional(),
   timeout: duration.default(30),
 });
 
@@ -64,7 +67,8 @@ const deploySchema = z.strictObject({
   ports: z.array(z.string().regex(PORT, 'ports entries look like "8080:80" or "127.0.0.1:8080:80"')).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are letters, digits and '_'"), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   health: healthSchema.optional(),
-});
+  proxy: proxySchema(duration).optional(),
+}).superRefine(checkProxyRules);
 
 const appSchema = z.strictObject({
   repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'repo must be a GitHub full name such as "acme/web"'),
@@ -78,6 +82,11 @@ const appSchema = z.strictObject({
   rollout: rolloutSchema,
   /** A newer push cancels an unfinished rollout's waves; false: rollouts queue in order. */
   supersede: z.boolean().default(true),
+  environment: environmentSchema,
+  transient_environment: environmentFlag,
+  production_environment: environmentFlag,
+  environment_url: environmentUrlSchema,
+  notify: notifySchema,
 });
 
 const defaultsSchema = z.strictObject({
@@ -97,6 +106,7 @@ const configSchema = z
     const appCount = Object.keys(config.apps).length;
     if (hostCount > MAX_HOSTS) ctx.addIssue({ code: "custom", path: ["hosts"], message: `${hostCount} hosts; apps.yaml may define at most ${MAX_HOSTS}` });
     if (appCount > MAX_APPS) ctx.addIssue({ code: "custom", path: ["apps"], message: `${appCount} apps; apps.yaml may define at most ${MAX_APPS}` });
+    checkProxyConflicts(config.apps, ctx);
     for (const [appName, app] of Object.entries(config.apps)) {
       app.hosts.forEach((host, index) => {
         if (!(host in config.hosts)) {

@@ -61,8 +61,8 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
         await hooks.logs([{ seq: ++seq, ts: iso(clock.now()), stream, text: String(message.text ?? "") }]);
       } else if (message.type === "result") {
         ended = true;
-        const step = message.step ? ` at ${String(message.step)}` : "";
-        const error = message.status === "succeeded" ? null : `${String(message.error ?? message.status)}${step}${message.rolled_back ? "; previous container restored" : ""}`;
+        // The relay words the error as the agent does (docs/deploy-steps.md): "failed at health: …; previous container restored".
+        const error = message.status === "succeeded" ? null : String(message.summary ?? `${String(message.status)} at ${String(message.step)}: ${String(message.error)}`);
         await hooks.done(message.status === "succeeded" ? "succeeded" : "failed", error);
       } else if (message.type === "error") {
         ended = true;

@@ -17,6 +17,8 @@ export interface StartRolloutRequest {
   deliveryId: string | null;
   /** A subset of the app's hosts (default: all of them, in apps.yaml order). */
   hosts?: string[] | undefined;
+  /** A `deployment` event's Deployment: the rollout posts its statuses there instead of making its own. */
+  github?: { deployment_id: number; url: string | null; environment: string } | undefined;
 }
 
 /**
@@ -42,5 +44,6 @@ export async function startRollout(env: Env, config: AppsConfig, request: StartR
     hosts,
     strategy: strategyOf(app.rollout),
     spec: appSpec(config, request.appName),
+    github: request.github ? { deployment_id: request.github.deployment_id, url: request.github.url } : undefined,
   });
 }

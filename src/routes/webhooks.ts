@@ -7,6 +7,7 @@ import { loadRunningConfig } from "../config/current";
 import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryRecord } from "../db/queries";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
+import { DeploymentPayload, startFromDeployment } from "../github/deployment-event";
 import { isDeletion, MAX_WEBHOOK_BYTES, PushPayload, pushTime, verifySignature } from "../github/webhook";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
@@ -28,7 +29,7 @@ const githubWebhook = createRoute({
   method: "post",
   path: "/v1/webhooks/github",
   tags: ["webhooks"],
-  summary: "GitHub push webhook (HMAC-SHA256 signed)",
+  summary: "GitHub webhook: push and deployment events (HMAC-SHA256 signed)",
   description:
     "Verifies X-Hub-Signature-256 over the raw body, then queues one job per host of every app that tracks the pushed ref. " +
     "A repeated X-GitHub-Delivery answers with the first answer's jobs and queues nothing new.",
@@ -109,13 +110,30 @@ export const webhooksRouter = createRouter().openapi(
       return c.json({ delivery_id: deliveryId, jobs: [], ignored: reason }, 202);
     };
 
-    if (event !== "push") return ignore(`event "${event}" is not handled; only push deploys`);
+    if (event === "deployment_status") return ignore("deployment_status events are ignored: statuses are what DeployBot sends");
+    if (event !== "push" && event !== "deployment") return ignore(`event "${event}" is not handled; only push and deployment deploy`);
 
     let body: unknown;
     try {
       body = decodeBody(raw, c.req.header("content-type"));
     } catch {
       throw new ApiError(400, "invalid_json", "webhook body is not valid JSON");
+    }
+    if (event === "deployment") {
+      const payload = DeploymentPayload.safeParse(body);
+      if (!payload.success) {
+        const issue = payload.error.issues[0];
+        throw new ApiError(400, "invalid_payload", `not a deployment payload: ${issue?.path.join(".") || "body"}: ${issue?.message}`);
+      }
+      const { config } = await loadRunningConfig(c.env.DB);
+      const started = await startFromDeployment(c.env, config, payload.data, deliveryId);
+      if (started.outcome === "ignored") return ignore(started.reason);
+      const { deployment, repository } = payload.data;
+      await insertDelivery(db, {
+        id: deliveryId, event, repo: repository.full_name, ref: started.ref, sha: deployment.sha, before: null, pushedAt: null,
+        outcome: "queued", ignored: null, jobs: started.jobs.map((job) => ({ id: job.id, host: job.host })), createdAt: now,
+      });
+      return c.json({ delivery_id: deliveryId, jobs: started.jobs, rollouts: started.rollouts }, 202);
     }
     const parsed = PushPayload.safeParse(body);
     if (!parsed.success) {

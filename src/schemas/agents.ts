@@ -42,7 +42,11 @@ export const DeploySpecSchema = z
     container: z.string(),
     ports: z.array(z.string()),
     env: z.record(z.string(), z.string()),
-    health: z.object({ url: z.string(), timeout: z.number() }).optional(),
+    health: z.object({ url: z.string().optional(), path: z.string().optional(), timeout: z.number() }).optional(),
+    proxy: z
+      .object({ listen: z.string(), host: z.string().optional(), app_port: z.number(), drain: z.number(), admin: z.string() })
+      .optional()
+      .openapi({ description: "set: a zero-downtime cutover behind the host's Caddy (docs/deploy-steps.md)" }),
   })
   .openapi("DeploySpec");
 

@@ -78,6 +78,26 @@ export function parkedPrefix(name: string): string {
   return `${name}-previous-`;
 }
 
+/** What a cutover names the new release while the old one still serves, before the job id. */
+export function nextPrefix(name: string): string {
+  return `${name}-next-`;
+}
+
+/** A job id fit for a container name, as the agent makes it: anything but letters, digits, '_', '.' and '-' becomes '-'. */
+export function safeJobId(jobId: string): string {
+  return jobId.replace(/[^A-Za-z0-9_.-]/g, "-");
+}
+
+/** Containers whose name starts with PREFIX, one line `NAME ID STATE` each. */
+export function dockerFindPrefixed(prefix: string): Argv {
+  return ["docker", "ps", "-a", "--no-trunc", "--filter", `name=^${escapeRegex(prefix)}`, "--format", "{{.Names}} {{.ID}} {{.State}}"];
+}
+
+/** Where container NAME's PORT/tcp is published: `127.0.0.1:49153`. */
+export function dockerPort(name: string, port: number): Argv {
+  return ["docker", "port", name, `${port}/tcp`];
+}
+
 export function dockerRename(from: string, to: string): Argv {
   return ["docker", "rename", from, to];
 }
@@ -171,6 +191,25 @@ export function curlProbe(url: string, timeoutSeconds: number): Argv {
  */
 export function wgetProbe(url: string, timeoutSeconds: number): Argv {
   return ["wget", "-S", "-O", "/dev/null", "-T", String(timeoutSeconds), url];
+}
+
+/**
+ * One call of Caddy's admin API on the target (`ADMIN` is `127.0.0.1:2019`,
+ * validated as loopback in request.ts): prints the body and exits non-zero
+ * with Caddy's error on stdout for a 4xx/5xx (`--fail-with-body`), or with
+ * curl's exit 7 when nothing listens. A body to send comes on stdin
+ * (`--data-binary @-`), never on the command line.
+ */
+export function caddyAdmin(admin: string, method: "GET" | "POST", path: "/config/" | "/load" | "/reverse_proxy/upstreams"): Argv {
+  const argv = ["curl", "-sS", "--fail-with-body", "--max-time", "30", "-X", method];
+  if (method === "POST") argv.push("-H", "Content-Type: application/json", "--data-binary", "@-");
+  argv.push(`http://${admin}${path}`);
+  return argv;
+}
+
+/** 1 when the kernel moves connections queued on a closing SO_REUSEPORT socket to its successor (Caddy's reloads need it). */
+export function readMigrateReq(): Argv {
+  return ["cat", "/proc/sys/net/ipv4/tcp_migrate_req"];
 }
 
 /** hostname, uptime, load and memory in one read: four files, in this order. */

@@ -1,12 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
-  commandExists,
-  curlProbe,
-  dockerFindContainer,
   dockerFindParked,
-  dockerImageInspect,
-  dockerLogs,
-  dockerPull,
   dockerRemove,
   dockerRename,
   dockerRun,
@@ -16,16 +9,18 @@ import {
   LABEL_JOB,
   LABEL_SHA,
   parkedPrefix,
+  safeJobId,
   STOP_GRACE_S,
-  wgetProbe,
-  type Argv,
 } from "./commands.ts";
-import { RelayError } from "./errors.ts";
+import { runCutover } from "./cutover.ts";
 import type { DeployRequest } from "./request.ts";
-import type { Runner, RunOptions, RunResult } from "./runner.ts";
+import type { Runner } from "./runner.ts";
+import { bounded, deploySteps, isCancel, type LogStream } from "./steps.ts";
 
-export type DeployStep = "pull" | "stop_previous" | "start" | "health" | "cleanup" | "rollback";
-export type LogStream = "stdout" | "stderr" | "system";
+/** The steps of docs/deploy-steps.md, in order, shared with the .NET agent (test/fixtures/deploy-scenarios.json). */
+export const DEPLOY_STEPS = ["validate", "pull", "proxy", "stop-previous", "start", "health", "switch", "drain", "remove-previous"] as const;
+export type DeployStep = (typeof DEPLOY_STEPS)[number];
+export type { LogStream };
 
 /** The last NDJSON line of a deploy (docs/ssh-relay-api.md). */
 export interface DeployResult {
@@ -33,6 +28,24 @@ export interface DeployResult {
   step: DeployStep;
   error: string | null;
   rolled_back: boolean;
+  /** A cutover failed before its switch: the previous release never stopped serving. */
+  kept_serving?: boolean;
+  /** Why the host could not be put back after a failure, if it could not. */
+  rollback_error?: string;
+}
+
+/**
+ * The job's `error` text for a deploy that did not succeed, in the format of
+ * docs/deploy-steps.md that the .NET agent's DeployResult.Summary writes too:
+ * `failed at health: <reason>; previous container restored`. Null on success.
+ */
+export function summarize(result: DeployResult): string | null {
+  if (result.status === "succeeded") return null;
+  const reason = result.error ?? (result.status === "cancelled" ? "the job was cancelled" : "unknown error");
+  const suffix = result.rollback_error !== undefined ? `; rollback failed: ${result.rollback_error}`
+    : result.kept_serving ? "; the previous release kept serving"
+    : result.rolled_back ? "; previous container restored" : "";
+  return `${result.status === "cancelled" ? "cancelled" : "failed"} at ${result.step}: ${reason}${suffix}`;
 }
 
 export interface DeployOptions {
@@ -50,23 +63,22 @@ export interface DeployOptions {
   stopGraceS?: number;
 }
 
-class Cancelled extends Error {}
-
 /**
  * One deploy with the docker CLI on the target, the .NET agent's steps
- * (agent-dotnet/README.md, "What a deploy does"):
+ * (docs/deploy-steps.md). An app with a proxy block gets a cutover
+ * (cutover.ts); one with ports, stop-then-start:
  *
  * 1. pull — always (a tag may move); if the pull fails but the image is on the
  *    host, that copy is used with a warning. Nothing has changed yet.
- * 2. stop_previous — a deploy of this container that was interrupted (the
+ * 2. stop-previous — a deploy of this container that was interrupted (the
  *    relay died mid-way) is undone first: the container it started, if any,
  *    is removed and the release it parked is renamed back. Then `<container>`
  *    is renamed `<container>-previous-<job>` and stopped.
  * 3. start — `docker run` with name, ports, env and the deploybot labels.
  * 4. health — the URL polled once a second with curl or wget on the target
  *    until a 2xx, the timeout, or the container exits.
- * 5. cleanup — the parked container is removed. From here on the deploy has
- *    succeeded: a cancel is ignored and a cleanup failure is a warning.
+ * 5. remove-previous — the parked container is removed. From here on the
+ *    deploy has succeeded: a cancel is ignored and a failure is a warning.
  *
  * Any failure or cancel in 2–4 rolls back, judged from docker's state rather
  * than from what this function believes it did (a killed command may still
@@ -88,45 +100,23 @@ export async function runDeploy({
   stopGraceS = STOP_GRACE_S,
 }: DeployOptions): Promise<DeployResult> {
   const { jobId, deploy } = request;
+  if (deploy.proxy) {
+    return runCutover({ run, request, proxy: deploy.proxy, log, signal, pollIntervalMs, pullTimeoutMs, rollbackTimeoutMs, settleMs, stopGraceS });
+  }
   const name = deploy.container;
-  const parked = `${parkedPrefix(name)}${jobId}`;
+  const parked = `${parkedPrefix(name)}${safeJobId(jobId)}`;
   let step: DeployStep = "pull";
   let touched = false;
   let previousRan = false;
 
-  const checkpoint = () => {
-    if (signal.aborted) throw new Cancelled("cancelled");
-  };
-  /** A command's output lines, each on its own stream. */
-  const passthrough = (stream: "stdout" | "stderr", text: string) => log(stream, text);
-
-  /** Runs ARGV; a non-zero exit is a failure described by WHAT and the command's last stderr line. */
-  const must = async (argv: Argv, what: string, options: RunOptions = {}): Promise<RunResult> => {
-    const result = await run(argv, options);
-    if (result.exitCode !== 0) throw new Error(`${what} failed (exit ${result.exitCode})${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ""}`);
-    return result;
-  };
-  /** The container named exactly NAME (optionally with a label), or null. */
-  const find = async (container: string, label?: { key: string; value: string }): Promise<{ id: string; state: string } | null> => {
-    const result = await must(dockerFindContainer(container, label), `looking up container ${container}`);
-    const [id, state = "unknown"] = (result.stdout.trim().split("\n")[0] ?? "").trim().split(/\s+/);
-    return id ? { id, state } : null;
-  };
+  const { checkpoint, must, find, pull, waitHealthy, showOutput } = deploySteps({ run, log, signal, pollIntervalMs, pullTimeoutMs });
 
   try {
     // 1. pull
-    checkpoint();
-    log("system", `pulling ${deploy.image}`);
-    const pulled = await run(dockerPull(deploy.image), { timeoutMs: pullTimeoutMs, signal, onLine: passthrough });
-    if (pulled.exitCode !== 0) {
-      const reason = lastLine(pulled.stderr) || `exit ${pulled.exitCode}`;
-      const local = await run(dockerImageInspect(deploy.image), { signal });
-      if (local.exitCode !== 0) throw new Error(`pulling ${deploy.image} failed: ${reason}`);
-      log("stderr", `pulling ${deploy.image} failed (${reason}); using the copy already on the host`);
-    }
+    await pull(deploy.image);
 
-    // 2. stop_previous
-    step = "stop_previous";
+    // 2. stop-previous
+    step = "stop-previous";
     checkpoint();
     const restored = await undoInterrupted();
     const current = await find(name);
@@ -160,9 +150,9 @@ export async function runDeploy({
     step = "health";
     checkpoint();
     try {
-      await waitHealthy();
+      await waitHealthy(name, deploy.health, settleMs);
     } catch (err) {
-      if (!isCancel(err)) await showContainerOutput();
+      if (!isCancel(err)) await showOutput(name);
       throw err;
     }
   } catch (err) {
@@ -174,13 +164,13 @@ export async function runDeploy({
     }
     const rollbackError = await rollback();
     if (rollbackError) {
-      return { status: cancelled ? "cancelled" : "failed", step: "rollback", error: cancelled ? `rollback failed: ${rollbackError}` : `${reason}; rollback failed: ${rollbackError}`, rolled_back: false };
+      return { status: cancelled ? "cancelled" : "failed", step, error: cancelled ? null : reason, rolled_back: false, rollback_error: rollbackError };
     }
     return { status: cancelled ? "cancelled" : "failed", step, error: cancelled ? null : reason, rolled_back: true };
   }
 
-  // 5. cleanup: the deploy has succeeded; nothing from here changes that.
-  step = "cleanup";
+  // 5. remove-previous: the deploy has succeeded; nothing from here changes that.
+  step = "remove-previous";
   try {
     if (await find(parked)) {
       log("system", `removing ${parked}`);
@@ -190,7 +180,7 @@ export async function runDeploy({
     log("stderr", `warning: ${(err as Error).message}`);
   }
   log("system", `deployed ${deploy.image} as ${name}`);
-  return { status: "succeeded", step: "cleanup", error: null, rolled_back: false };
+  return { status: "succeeded", step: "remove-previous", error: null, rolled_back: false };
 
   /**
    * Undoes a deploy of this container that never finished: its relay died
@@ -223,71 +213,6 @@ export async function runDeploy({
     return true;
   }
 
-  async function waitHealthy(): Promise<void> {
-    const health = deploy.health;
-    if (!health) {
-      log("system", `no health URL: checking that ${name} still runs after ${settleMs / 1000} s`);
-      await sleep(settleMs, undefined, { signal }).catch(() => undefined);
-      checkpoint();
-      await mustBeRunning();
-      return;
-    }
-    const tool = (await run(commandExists("curl"))).exitCode === 0 ? "curl" : (await run(commandExists("wget"))).exitCode === 0 ? "wget" : null;
-    if (!tool) throw new Error("neither curl nor wget is installed on the target to check health");
-    log("system", `waiting up to ${health.timeoutMs / 1000} s for ${health.url} to answer 2xx (${tool})`);
-    const deadline = Date.now() + health.timeoutMs;
-    let last = "";
-    for (;;) {
-      checkpoint();
-      const remainingS = Math.max(1, Math.min(5, Math.ceil((deadline - Date.now()) / 1000)));
-      const answer = await probe(tool, health.url, remainingS);
-      if (answer.ok) {
-        log("stdout", `healthy: ${answer.detail}`);
-        return;
-      }
-      // Only the first of a run of identical answers is logged.
-      if (answer.detail !== last) log("stdout", `not healthy yet: ${answer.detail}`);
-      last = answer.detail;
-      await mustBeRunning();
-      if (Date.now() >= deadline) throw new Error(`${health.url} did not answer 2xx within ${health.timeoutMs / 1000} s (last: ${answer.detail})`);
-      try {
-        await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal });
-      } catch {
-        throw new Cancelled("cancelled");
-      }
-    }
-  }
-
-  async function probe(tool: "curl" | "wget", url: string, timeoutS: number): Promise<{ ok: boolean; detail: string }> {
-    const options = { timeoutMs: (timeoutS + 10) * 1000, signal };
-    if (tool === "curl") {
-      const result = await run(curlProbe(url, timeoutS), options);
-      const code = result.stdout.trim();
-      if (/^[1-5]\d\d$/.test(code)) return { ok: code.startsWith("2"), detail: `HTTP ${code}` };
-      return { ok: false, detail: lastLine(result.stderr) || `curl exit ${result.exitCode}` };
-    }
-    const result = await run(wgetProbe(url, timeoutS), options);
-    const statuses = [...result.stderr.matchAll(/HTTP\/[\d.]+ (\d{3})/g)].map((m) => m[1]);
-    const status = statuses.at(-1);
-    if (result.exitCode === 0) return { ok: true, detail: status ? `HTTP ${status}` : "HTTP 2xx" };
-    return { ok: false, detail: status ? `HTTP ${status}` : lastLine(result.stderr) || `wget exit ${result.exitCode}` };
-  }
-
-  async function mustBeRunning(): Promise<void> {
-    const state = await find(name);
-    if (!state) throw new Error(`${name} disappeared`);
-    if (state.state !== "running") throw new Error(`${name} is ${state.state}, not running`);
-  }
-
-  async function showContainerOutput(): Promise<void> {
-    try {
-      log("system", `last output of ${name}:`);
-      await run(dockerLogs(name, 20), { timeoutMs: 15_000, onLine: passthrough });
-    } catch {
-      // only a diagnostic
-    }
-  }
-
   /** Puts the host back as it was; returns null or what went wrong. */
   async function rollback(): Promise<string | null> {
     log("system", "rolling back");
@@ -307,22 +232,6 @@ export async function runDeploy({
       log("system", "rolled back");
       return null;
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`rollback did not finish within ${rollbackTimeoutMs / 1000} s`), rollbackTimeoutMs);
-    });
-    try {
-      return await Promise.race([work.catch((err: Error) => err.message), bound]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return bounded(work, rollbackTimeoutMs, `rollback did not finish within ${rollbackTimeoutMs / 1000} s`);
   }
-}
-
-function isCancel(err: unknown): boolean {
-  return err instanceof Cancelled || (err instanceof RelayError && err.code === "cancelled");
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").at(-1)?.trim() ?? "";
 }

@@ -20,7 +20,19 @@ export interface DeploySpec {
   container: string;
   ports: string[];
   env: Record<string, string>;
-  health: { url: string; timeoutMs: number } | null;
+  /** Without a proxy, the URL to poll; with one, the path polled on the new container's own port (url is then ""). */
+  health: { url: string; path: string | null; timeoutMs: number } | null;
+  /** Set: a zero-downtime cutover behind the target's Caddy (cutover.ts). */
+  proxy: ProxySpec | null;
+}
+
+export interface ProxySpec {
+  listen: string;
+  host: string | null;
+  appPort: number;
+  drainMs: number;
+  /** Caddy's admin API on the target's loopback, `127.0.0.1:2019`. */
+  admin: string;
 }
 
 export interface DeployRequest {
@@ -108,8 +120,20 @@ export function parseDeployRequest(body: unknown): DeployRequest {
     }
   }
 
+  const proxy = deploy.proxy === undefined || deploy.proxy === null ? null : parseProxy(deploy.proxy);
+  if (proxy && ports.length > 0) invalid("deploy: an app has either proxy or ports, not both");
+
   let health: DeploySpec["health"] = null;
   if (deploy.health !== undefined && deploy.health !== null) {
+    const h = object(deploy.health, "deploy.health");
+    const timeoutS = h.timeout === undefined ? HEALTH_TIMEOUT.defaultS : duration(h.timeout, "deploy.health.timeout", HEALTH_TIMEOUT.maxS);
+    if (proxy) {
+      const path = string(h.path, "deploy.health.path", { max: 2048 });
+      if (!/^\/[^\s?#\0]*$/.test(path)) invalid("deploy.health.path must be a path such as /up");
+      health = { url: "", path, timeoutMs: Math.round(timeoutS * 1000) };
+    }
+  }
+  if (!proxy && deploy.health !== undefined && deploy.health !== null) {
     const h = object(deploy.health, "deploy.health");
     const url = string(h.url, "deploy.health.url", { max: 2048 });
     let parsed: URL;
@@ -121,14 +145,32 @@ export function parseDeployRequest(body: unknown): DeployRequest {
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") invalid("deploy.health.url must be an http(s) URL");
     if (/[\s\0]/.test(url)) invalid("deploy.health.url must not contain spaces");
     const timeoutS = h.timeout === undefined ? HEALTH_TIMEOUT.defaultS : duration(h.timeout, "deploy.health.timeout", HEALTH_TIMEOUT.maxS);
-    health = { url, timeoutMs: Math.round(timeoutS * 1000) };
+    health = { url, path: null, timeoutMs: Math.round(timeoutS * 1000) };
   }
 
   const app = input.app === undefined ? container : string(input.app, "app", { max: 256, min: 0 });
   const sha = input.sha === undefined || input.sha === null ? "" : string(input.sha, "sha", { max: 256, min: 0 });
   noNul(app, "app");
   noNul(sha, "sha");
-  return { target, jobId, attempt, app, sha, deploy: { image, container, ports, env, health } };
+  return { target, jobId, attempt, app, sha, deploy: { image, container, ports, env, health, proxy } };
+}
+
+const LISTEN = /^(?:(?:\d{1,3}\.){3}\d{1,3}|\[[0-9A-Fa-f:.]+\])?:(\d{1,5})$/;
+const ADMIN = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})$/;
+const HOSTNAME = /^(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+
+/** The proxy block as apps.yaml validated it, checked again here: its values reach curl and Caddy's config. */
+function parseProxy(value: unknown): ProxySpec {
+  const p = object(value, "deploy.proxy");
+  const listen = string(p.listen, "deploy.proxy.listen", { max: 64 });
+  if (!LISTEN.test(listen)) invalid('deploy.proxy.listen must look like "0.0.0.0:80" or ":80"');
+  const host = p.host === undefined || p.host === null ? null : string(p.host, "deploy.proxy.host", { max: 253 });
+  if (host !== null && !HOSTNAME.test(host)) invalid("deploy.proxy.host must be a DNS name");
+  const appPort = integer(p.app_port, "deploy.proxy.app_port", 1, 65535);
+  const drainS = p.drain === undefined ? 30 : p.drain === 0 ? 0 : duration(p.drain, "deploy.proxy.drain", 3600);
+  const admin = p.admin === undefined ? "127.0.0.1:2019" : string(p.admin, "deploy.proxy.admin", { max: 64 });
+  if (!ADMIN.test(admin)) invalid('deploy.proxy.admin must be Caddy\'s admin address on loopback, such as "127.0.0.1:2019"');
+  return { listen, host, appPort, drainMs: Math.round(drainS * 1000), admin };
 }
 
 function invalid(message: string): never {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createBearerCheck } from "./auth.ts";
-import { runDeploy, type DeployOptions } from "./deploy.ts";
+import { runDeploy, summarize, type DeployOptions } from "./deploy.ts";
 import { RelayError, toErrorBody } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { collectMetrics } from "./metrics.ts";
@@ -141,7 +141,7 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
         log: (logStream, text) => stream.write({ type: "log", stream: logStream, text }),
       });
       logger.info("deploy finished", { ...fields, status: result.status, step: result.step, rolled_back: result.rolled_back, error: result.error });
-      stream.write({ type: "result", ...result });
+      stream.write({ type: "result", ...result, summary: summarize(result) });
       stream.end();
     } finally {
       deploys.delete(input.jobId);

@@ -93,3 +93,28 @@ describe("docker command builders", () => {
     assert.equal(shellQuote(commands.dockerPull("a b;c")), "'docker' 'pull' 'a b;c'");
   });
 });
+
+describe("cutover command builders", () => {
+  it("Caddy's admin API through curl: failing with Caddy's body, a POST body only on stdin", () => {
+    assert.equal(line(commands.caddyAdmin("127.0.0.1:2019", "GET", "/config/")), "curl -sS --fail-with-body --max-time 30 -X GET http://127.0.0.1:2019/config/");
+    assert.equal(
+      line(commands.caddyAdmin("127.0.0.1:2019", "POST", "/load")),
+      "curl -sS --fail-with-body --max-time 30 -X POST -H Content-Type: application/json --data-binary @- http://127.0.0.1:2019/load",
+    );
+    assert.equal(line(commands.caddyAdmin("[::1]:2999", "GET", "/reverse_proxy/upstreams")), "curl -sS --fail-with-body --max-time 30 -X GET http://[::1]:2999/reverse_proxy/upstreams");
+    assert.match(shellQuote(commands.caddyAdmin("127.0.0.1:2019", "POST", "/load")), / '-H' 'Content-Type: application\/json' /);
+  });
+
+  it("the new release's name, its published port, and the leftovers of interrupted cutovers", () => {
+    assert.equal(commands.nextPrefix("web"), "web-next-");
+    assert.equal(line(commands.readMigrateReq()), "cat /proc/sys/net/ipv4/tcp_migrate_req");
+    assert.equal(commands.safeJobId("01J/x y:z"), "01J-x-y-z");
+    assert.equal(line(commands.dockerPort("web-next-j1", 3000)), "docker port web-next-j1 3000/tcp");
+    assert.equal(line(commands.dockerFindPrefixed("web.v2-next-")), "docker ps -a --no-trunc --filter name=^web\\.v2-next- --format {{.Names}} {{.ID}} {{.State}}");
+  });
+
+  it("the new release runs with its app port on a loopback port docker picks", () => {
+    const spec = commands.dockerRun({ name: "web-next-j1", image: "r/web:1", ports: ["127.0.0.1::3000"], env: {}, labels: {} });
+    assert.match(spec.stdin, /^exec 'docker' 'run' '-d' '--name' 'web-next-j1' '--restart' 'unless-stopped' '-p' '127\.0\.0\.1::3000' 'r\/web:1'$/m);
+  });
+});

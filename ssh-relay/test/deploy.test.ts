@@ -65,7 +65,7 @@ describe("POST /v1/deploy against a real sshd and docker", () => {
   it("first deploy: pulls, runs with labels, waits for health, succeeds", async () => {
     const { status, lines } = await deploy(deployBody("job1", IMAGES.v1));
     assert.equal(status, 200);
-    assert.deepEqual(lines.at(-1), { type: "result", status: "succeeded", step: "cleanup", error: null, rolled_back: false }, logText(lines));
+    assert.deepEqual(lines.at(-1), { type: "result", status: "succeeded", step: "remove-previous", error: null, rolled_back: false, summary: null }, logText(lines));
     assert.ok(lines.slice(0, -1).every((l) => l.type === "log" && ["stdout", "stderr", "system"].includes(String(l.stream))));
     assert.match(logText(lines), /healthy: HTTP 200/);
     assert.equal(await page(), "hello v1");
@@ -114,7 +114,7 @@ describe("POST /v1/deploy against a real sshd and docker", () => {
     const dup = await duplicate!;
     assert.equal(dup.status, 409);
     assert.equal(((await dup.json()) as { error: { code: string } }).error.code, "deploy_running");
-    assert.deepEqual(lines.at(-1), { type: "result", status: "cancelled", step: "health", error: null, rolled_back: true }, logText(lines));
+    assert.deepEqual(lines.at(-1), { type: "result", status: "cancelled", step: "health", error: null, rolled_back: true, summary: "cancelled at health: the job was cancelled; previous container restored" }, logText(lines));
     assert.equal(await page(), "hello v2");
     assert.deepEqual(containers(), { [name]: "job2" });
   });
@@ -271,7 +271,7 @@ describe("a deploy interrupted by a relay that died", () => {
     const { lines } = await deploy(deployBody("next3", IMAGES.v2));
 
     assert.equal(lines.at(-1)!.status, "failed", logText(lines));
-    assert.equal(lines.at(-1)!.step, "stop_previous");
+    assert.equal(lines.at(-1)!.step, "stop-previous");
     assert.match(String(lines.at(-1)!.error), /parked by job gone3, but .* is held by a container that job did not start/);
     assert.deepEqual(containers(), { [name]: "someone-else", [`${name}-previous-gone3`]: "next1" });
   });

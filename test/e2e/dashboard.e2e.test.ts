@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } f
 import { api, E2E_SECRETS, startController, type Controller } from "./controller.ts";
 import { audit } from "./dashboard/a11y.ts";
 import { launchBrowser, screenshot, SCREENSHOTS, type Browser } from "./dashboard/browser.ts";
+import { appsAndRollouts, SHOP_HOSTS, SHOP_YAML } from "./dashboard/rollouts.ts";
 import { ScriptedAgent } from "./scripted-agent.ts";
 
 // The web dashboard in a real browser (Debian's chromium through playwright-core) against
@@ -19,7 +20,7 @@ hosts:
   edge-01:
     mode: ssh
     ssh: { address: 203.0.113.10, port: 22, user: deploy, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDashboardTestKeyOnly" }
-apps:
+${SHOP_HOSTS.map((host) => `  ${host}: { mode: agent }\n`).join("")}apps:
   web:
     repo: acme/web
     branches: [main, "release/*"]
@@ -30,7 +31,7 @@ apps:
     branches: [main]
     hosts: [web-02, edge-01]
     deploy: { image: "127.0.0.1:5000/acme/api:{short_sha}", container: api }
-`;
+${SHOP_YAML}`;
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 
 let controller: Controller;
@@ -350,14 +351,22 @@ describe("agents", () => {
   });
 });
 
+/** The first rollout of the Apps page's tests, for the phone's turn. */
+let firstRollout = () => "";
+describe("apps and rollouts", () => {
+  firstRollout = appsAndRollouts({ page: () => page, controller: () => controller, confirmDialog }).firstRollout;
+});
+
 describe("on a phone", () => {
   it("fits a 390 px wide screen with no sideways scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const [hash, name] of [["#/hosts", "11-phone-hosts"], [`#/jobs/${jobs.deployed}`, "12-phone-job"], ["#/jobs", "13-phone-jobs"], ["#/deploy", "14-phone-deploy"]] as const) {
+    for (const [hash, name] of [["#/hosts", "11-phone-hosts"], [`#/jobs/${jobs.deployed}`, "12-phone-job"], ["#/jobs", "13-phone-jobs"], ["#/deploy", "14-phone-deploy"], ["#/apps", "22-phone-apps"], [`#/rollouts/${firstRollout()}`, "23-phone-rollout"]] as const) {
       await page.goto(`${controller.url}/${hash}`);
       await page.locator("main h1").waitFor();
       await page.waitForLoadState("networkidle").catch(() => undefined);
       await page.waitForTimeout(300);
+      // A finished job's or rollout's page is audited once its stream has delivered everything.
+      if (/^#\/(jobs|rollouts)\/./.test(hash)) await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       expect(await audit(page)).toEqual([]);
       await screenshot(page, name);

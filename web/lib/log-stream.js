@@ -1,30 +1,46 @@
 // @ts-check
 /**
- * A job's live log over server-sent events. EventSource cannot send headers, so the token goes in
+ * A live stream over server-sent events: a job's log and status (`job_id`), or a rollout's changes
+ * (`rollout_id`). EventSource cannot send headers, so the token goes in
  * `access_token` (the page is served with Referrer-Policy: no-referrer, and the controller never
  * logs query strings). After a dropped connection EventSource reconnects by itself and sends
  * Last-Event-ID, so the controller resumes after the last line seen; when the browser gives up (an
  * HTTP error while the controller restarts) the stream is opened again with `last_event_id`. Every
  * `log` event's id is its line's position, increasing along a job's log: a line at or below the
- * last id seen is a repeat and is dropped.
+ * last id seen is a repeat and is dropped. A rollout's events carry the whole rollout each time, so
+ * a repeat does no harm.
  */
 
 /**
  * @typedef {{ job_id: string, attempt: number, seq: number, ts: string, stream: string, text: string }} LogLine
  * @typedef {"connecting" | "live" | "reconnecting" | "ended"} StreamState
  * @typedef {{
- *   jobId: string,
+ *   subject: { job_id: string } | { rollout_id: string },
  *   token: string,
- *   onLine: (line: LogLine, id: number) => void,
+ *   onLine?: (line: LogLine, id: number) => void,
  *   onStatus?: (job: any) => void,
+ *   onRollout?: (rollout: any) => void,
  *   onEnd?: () => void,
  *   onState?: (state: StreamState) => void,
  *   check?: () => Promise<boolean>,
- * }} JobLogStreamOptions
+ * }} LiveStreamOptions
  */
 
-export class JobLogStream {
-  /** @param {JobLogStreamOptions} options */
+/** What a stream's state reads as on a page. @type {Record<StreamState, string>} */
+const STREAM_LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Connection lost; reconnecting…", ended: "Finished" };
+
+/**
+ * Shows a stream's state in `el` (its data-state styles it).
+ * @param {HTMLElement} el
+ * @returns {(state: StreamState) => void}
+ */
+export const showStreamState = (el) => (state) => {
+  el.textContent = STREAM_LABELS[state];
+  el.dataset.state = state;
+};
+
+export class LiveStream {
+  /** @param {LiveStreamOptions} options */
   constructor(options) {
     this.options = options;
     this.lastId = 0;
@@ -55,8 +71,8 @@ export class JobLogStream {
   }
 
   open() {
-    const { jobId, token } = this.options;
-    const params = new URLSearchParams({ job_id: jobId, access_token: token });
+    const { subject, token } = this.options;
+    const params = new URLSearchParams({ ...subject, access_token: token });
     if (this.lastId > 0) params.set("last_event_id", String(this.lastId));
     const source = new EventSource(`/v1/logs/stream?${params}`);
     this.source = source;
@@ -73,11 +89,12 @@ export class JobLogStream {
         return;
       }
       if (Number.isFinite(id)) this.lastId = id;
-      this.options.onLine(JSON.parse(event.data), id);
+      this.options.onLine?.(JSON.parse(event.data), id);
     });
     source.addEventListener("status", (event) => this.options.onStatus?.(JSON.parse(event.data)));
+    source.addEventListener("rollout", (event) => this.options.onRollout?.(JSON.parse(event.data)));
     source.addEventListener("end", () => {
-      // The controller closes a finished job's stream; EventSource would otherwise reconnect.
+      // The controller closes a finished job's or rollout's stream; EventSource would otherwise reconnect.
       this.stop();
       this.state("ended");
       this.options.onEnd?.();

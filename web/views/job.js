@@ -1,7 +1,7 @@
 // @ts-check
 import { ApiError, request, session } from "../lib/api.js";
 import { badge, duration, h, replace, shortJobId, shortRef, time } from "../lib/dom.js";
-import { JobLogStream } from "../lib/log-stream.js";
+import { LiveStream, showStreamState } from "../lib/log-stream.js";
 import { LogView } from "../lib/log-view.js";
 import { confirmAction, errorBox, facts } from "../lib/ui.js";
 
@@ -26,6 +26,7 @@ export async function jobPage({ main, segments, navigate }) {
   const details = h("div");
   const actions = h("div", { class: "actions" });
   const problem = h("div");
+  const github = h("p", { class: "github-line" });
   const streamState = h("span", { class: "stream-state", role: "status" });
   const log = new LogView({ label: "Job log", fileName: `job-${id}.log` });
   main.append(
@@ -34,6 +35,7 @@ export async function jobPage({ main, segments, navigate }) {
     actions,
     problem,
     details,
+    github,
     h("div", { class: "log-head" }, h("h2", null, "Log"), streamState),
     log.element,
   );
@@ -44,6 +46,7 @@ export async function jobPage({ main, segments, navigate }) {
     replace(heading, `${job.app} @ ${shortRef(job.ref)} on ${job.host} `, badge(job.status));
     replace(details, facts(describe(job)));
     replace(actions, ...buttons(job));
+    void showGitHub(id, github);
   };
 
   const cancel = async () => {
@@ -92,16 +95,12 @@ export async function jobPage({ main, segments, navigate }) {
   }
 
   show(job);
-  const labels = { connecting: "Connecting…", live: "Live", reconnecting: "Connection lost; reconnecting…", ended: "Finished" };
-  const stream = new JobLogStream({
-    jobId: id,
+  const stream = new LiveStream({
+    subject: { job_id: id },
     token: session.token ?? "",
     onLine: (line) => log.push(line),
     onStatus: show,
-    onState: (state) => {
-      streamState.textContent = labels[state];
-      streamState.dataset.state = state;
-    },
+    onState: showStreamState(streamState),
     check: async () => {
       try {
         await request(`/v1/jobs/${id}`);
@@ -119,6 +118,28 @@ export async function jobPage({ main, segments, navigate }) {
     log.dispose();
     clearInterval(tick);
   };
+}
+
+/**
+ * The job's GitHub line: its Deployment and the last status sent, or why not (no credentials, retrying).
+ * @param {string} id
+ * @param {HTMLElement} line
+ */
+async function showGitHub(id, line) {
+  /** @type {any} */
+  let view;
+  try {
+    view = await request(`/v1/jobs/${id}/github`);
+  } catch {
+    return; // the job's facts stand without it
+  }
+  const link = view.deployment_url ? [" · ", h("a", { href: view.deployment_url, rel: "noreferrer" }, "Deployment")] : [];
+  const text =
+    view.state === "off" ? "off (no GitHub credentials on the controller)"
+    : view.state === "retrying" ? `retrying: ${view.error ?? "GitHub did not answer"}`
+    : view.state === "sent" ? `${view.last_state ?? "sent"}${view.error ? ` (${view.error})` : ""}`
+    : `pending${view.last_state ? ` (last sent: ${view.last_state})` : ""}`;
+  replace(line, h("strong", null, "GitHub: "), text, ...link);
 }
 
 /**

@@ -1,6 +1,7 @@
 using DeployBot.Agent.Agent;
 using DeployBot.Agent.Deploy;
 using DeployBot.Agent.Docker;
+using DeployBot.Agent.Proxy;
 using DeployBot.Agent.Protocol;
 using DeployBot.Agent.State;
 
@@ -30,7 +31,7 @@ public static class AgentServices
         services.AddSingleton<IAgentStateStore>(new FileAgentStateStore(settings.StateDirectory));
         services.AddSingleton<IInFlightStore>(new FileInFlightStore(settings.StateDirectory));
         services.AddSingleton<IInterruptedDeployRecovery>(sp =>
-            new InterruptedDeployRecovery(sp.GetRequiredService<IDockerClient>(), sp.GetRequiredService<TimeProvider>()));
+            new InterruptedDeployRecovery(sp.GetRequiredService<IDockerClient>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IProxyAdmin>()));
         services.AddSingleton(sp => new AgentLoop(
             settings,
             sp.GetRequiredService<IControllerClient>(),

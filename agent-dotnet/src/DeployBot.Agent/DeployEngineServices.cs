@@ -1,5 +1,6 @@
 using DeployBot.Agent.Deploy;
 using DeployBot.Agent.Docker;
+using DeployBot.Agent.Proxy;
 
 namespace DeployBot.Agent;
 
@@ -17,6 +18,7 @@ public static class DeployEngineServices
         services.AddSingleton<IDockerClient>(sp => new DockerClient(sp.GetRequiredService<DockerEndpoint>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IHealthProbe>(sp => new HttpHealthProbe(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(new DeployEngineOptions());
+        services.AddSingleton<IProxyAdmin, CaddyAdmin>();
         services.AddSingleton<IDeployEngine, DeployEngine>();
         return services;
     }

@@ -1,6 +1,7 @@
 import { command as defineCommand } from "../lib/command.ts";
 import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
+import { describeGitHub, type GitHubStatus } from "../lib/github.ts";
 import { ago, printJson, shortRef, shortSha, status, table } from "../lib/output.ts";
 import { forOutput } from "../lib/terminal.ts";
 
@@ -42,8 +43,11 @@ const show = defineCommand({
   args: { ...commonArgs, id: { type: "positional", description: "job id", required: false } },
   async run({ args }) {
     const id = requireArg(args.id, "job id");
-    const { body: job } = await clientFrom(args).json<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+    const client = clientFrom(args);
+    const { body: job } = await client.json<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
     if (args.json) return printJson(job);
+    // A controller without the route (older) just has no GitHub line.
+    const github = await client.json<GitHubStatus>("GET", `/v1/jobs/${encodeURIComponent(id)}/github`).then((r) => r.body, () => null);
     const rows: Array<[string, string]> = [
       ["id", job.id],
       ["status", status(job.status)],
@@ -60,6 +64,7 @@ const show = defineCommand({
       ["finished", job.finished_at ?? "-"],
       ["exit code", job.exit_code === null ? "-" : String(job.exit_code)],
       ["error", shown(job.error ?? "-")],
+      ...(github ? [["github", describeGitHub(github)] as [string, string]] : []),
     ];
     process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n")}\n`);
   },

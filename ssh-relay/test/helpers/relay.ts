@@ -68,6 +68,8 @@ export const IMAGES = {
   v1: `${REGISTRY}/deploybot/hello:v1`,
   v2: `${REGISTRY}/deploybot/hello:v2`,
   broken: `${REGISTRY}/deploybot/hello:broken`,
+  /** Listens only 2 s after it starts (scripts/services/docker.sh). */
+  slow: `${REGISTRY}/deploybot/hello:slow`,
 };
 
 /** Fails loudly (never skips) when the Docker engine or the test registry does not answer. */

@@ -216,7 +216,7 @@ public sealed class AgentLoop
         }
         _logger.LogWarning("Job {JobId} attempt {Attempt} was being deployed when the agent stopped ({StartedAt:u}); restoring {Container}",
             marker.JobId, marker.Attempt, marker.StartedAt, marker.Container);
-        var recovery = await _recovery.RecoverAsync(marker.JobId, marker.Container, new LoggerDeployLog(_logger), cancellationToken);
+        var recovery = await _recovery.RecoverAsync(marker.JobId, marker.Container, new LoggerDeployLog(_logger), cancellationToken, marker.Proxy);
         return (marker, recovery);
     }
 

@@ -101,7 +101,7 @@ public sealed class JobRun
     private async Task RunAsync(CancellationToken hardStop)
     {
         var (client, logger) = (_context.Client, _context.Logger);
-        _context.InFlight.Save(new InFlightJob(JobId, Attempt, _job.Deploy.Container, _context.Credentials().AgentId, _context.Time.GetUtcNow()));
+        _context.InFlight.Save(new InFlightJob(JobId, Attempt, _job.Deploy.Container, _context.Credentials().AgentId, _context.Time.GetUtcNow(), _job.Deploy.Proxy));
         logger.LogInformation("Job {JobId} attempt {Attempt}: deploying {App} {Image} as {Container}", JobId, Attempt, _job.App, _job.Deploy.Image, _job.Deploy.Container);
 
         if (!await ReportAsync(new StatusReport(JobStatuses.Running, Attempt), hardStop))

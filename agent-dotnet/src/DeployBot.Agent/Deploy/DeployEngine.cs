@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using DeployBot.Agent.Docker;
+using DeployBot.Agent.Proxy;
 
 namespace DeployBot.Agent.Deploy;
 
@@ -25,31 +26,46 @@ public interface IDeployEngine
 ///
 /// Assumes one deploy per container name at a time: the controller runs one job per host.
 /// </summary>
-public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeProvider time, DeployEngineOptions options)
+public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeProvider time, DeployEngineOptions options, IProxyAdmin? proxy = null)
     : IDeployEngine
 {
     private readonly IDockerClient _docker = docker;
     private readonly IHealthProbe _probe = probe;
     private readonly TimeProvider _time = time;
     private readonly DeployEngineOptions _options = options;
+    private readonly IProxyAdmin _proxy = proxy ?? new CaddyAdmin();
 
+    /// <summary>An app with a <c>proxy:</c> block gets a cutover (<see cref="Cutover"/>); one with <c>ports:</c> stop-then-start.</summary>
     public Task<DeployResult> DeployAsync(DeployJob job, IDeployLog log, CancellationToken cancellationToken) =>
-        new Attempt(this, job, log).RunAsync(cancellationToken);
+        job.Deploy.Proxy is null
+            ? new Attempt(this, job, log).RunAsync(cancellationToken)
+            : new Cutover(_docker, _probe, _proxy, _time, _options, job, log).RunAsync(cancellationToken);
 
     /// <summary>The first 12 characters of a container id or sha, as docker shows them.</summary>
     public static string Short(string idOrSha) => idOrSha.Length > 12 ? idOrSha[..12] : idOrSha;
 
     /// <summary>Name the current container is parked under while its successor starts.</summary>
-    public static string PreviousName(string container, string jobId)
+    public static string PreviousName(string container, string jobId) => $"{container}-previous-{Safe(jobId)}";
+
+    /// <summary>A job id fit for a container name: anything but letters, digits, '_', '.' and '-' becomes '-'.</summary>
+    public static string Safe(string jobId) =>
+        new(jobId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' ? c : '-').ToArray());
+
+    /// <exception cref="FormatException">Not a valid Docker container name.</exception>
+    public static void ValidateName(string name)
     {
-        var safe = new string(jobId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' ? c : '-').ToArray());
-        return $"{container}-previous-{safe}";
+        if (string.IsNullOrEmpty(name) || !char.IsAsciiLetterOrDigit(name[0])
+            || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
+        {
+            throw new FormatException($"container \"{name}\" is not a valid Docker container name");
+        }
     }
 
     /// <summary>The state of one deploy; lives for one <see cref="DeployAsync"/> call.</summary>
     private sealed class Attempt(DeployEngine engine, DeployJob job, IDeployLog log)
     {
         private readonly IDockerClient _docker = engine._docker;
+        private readonly DeploySteps _steps = new(engine._docker, engine._time, engine._options, job, log);
         private readonly string _name = job.Deploy.Container;
         private DeployStep _step = DeployStep.Validate;
         private ContainerInfo? _previous;
@@ -73,7 +89,7 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
             try
             {
                 _step = DeployStep.Pull;
-                await PullAsync(cancellationToken);
+                await _steps.PullAsync(cancellationToken);
 
                 _step = DeployStep.StopPrevious;
                 await StopPreviousAsync(cancellationToken);
@@ -87,10 +103,10 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
                 Say($"started container {_name}");
 
                 _step = DeployStep.Health;
-                if (await CheckHealthAsync(cancellationToken) is { } unhealthy)
+                if (await _steps.CheckHealthAsync(job.Deploy.Health, _newId, engine._probe, cancellationToken) is { } unhealthy)
                 {
                     Warn($"health check failed: {unhealthy}");
-                    await ShowOutputAsync(_newId);
+                    await _steps.ShowOutputAsync(_newId);
                     return await RollBackAsync(DeployOutcome.Failed, unhealthy);
                 }
             }
@@ -130,11 +146,7 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
         private JsonObject Validate()
         {
             var spec = job.Deploy;
-            if (string.IsNullOrEmpty(_name) || !char.IsAsciiLetterOrDigit(_name[0])
-                || !_name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
-            {
-                throw new FormatException($"container \"{_name}\" is not a valid Docker container name");
-            }
+            ValidateName(_name);
             if (spec.Health is { } health)
             {
                 if (!Uri.TryCreate(health.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
@@ -147,26 +159,6 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
                 }
             }
             return ContainerCreateBody.Build(job);
-        }
-
-        private async Task PullAsync(CancellationToken cancellationToken)
-        {
-            var image = job.Deploy.Image;
-            Say($"pulling {image}");
-            try
-            {
-                await _docker.PullImageAsync(image, job.Registry, line => Say($"pull: {line}"), cancellationToken);
-            }
-            catch (DockerApiException ex)
-            {
-                // The engine answered, so it is up; the registry may be down or the tag gone.
-                if (await _docker.ImageExistsAsync(image, cancellationToken))
-                {
-                    Warn($"pull failed ({ex.EngineMessage}); using the copy of {image} already on this host");
-                    return;
-                }
-                throw new DeployFailure($"cannot pull {image}: {ex.EngineMessage}");
-            }
         }
 
         private async Task StopPreviousAsync(CancellationToken cancellationToken)
@@ -184,48 +176,6 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
             {
                 Say($"stopping {parked}");
                 await _docker.StopContainerAsync(_previous.Id, engine._options.StopGrace, cancellationToken);
-            }
-        }
-
-        private async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
-        {
-            if (job.Deploy.Health is { } health)
-            {
-                var waiter = new HealthWaiter(engine._probe, engine._time, engine._options);
-                return await waiter.WaitAsync(health, ExitedAsync, Say, cancellationToken);
-            }
-            // No health URL: the container must at least still be running after a short grace.
-            Say($"no health check configured; checking that {_name} stays up for {engine._options.StartupGrace.TotalSeconds:0.#}s");
-            await Task.Delay(engine._options.StartupGrace, engine._time, cancellationToken);
-            return await ExitedAsync(cancellationToken);
-        }
-
-        private async Task<string?> ExitedAsync(CancellationToken cancellationToken)
-        {
-            var info = await _docker.InspectContainerAsync(_newId!, cancellationToken);
-            return info switch
-            {
-                null => "the new container disappeared",
-                { Running: false } => $"the new container stopped (status {info.Status}, exit code {info.ExitCode})",
-                _ => null,
-            };
-        }
-
-        /// <summary>The new container's last lines, so the job log shows why it did not come up.</summary>
-        private async Task ShowOutputAsync(string id)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), engine._time);
-            try
-            {
-                var lines = await _docker.ContainerLogsAsync(id, engine._options.FailureLogLines, timeout.Token);
-                foreach (var (stream, text) in lines)
-                {
-                    log.Write(stream, $"container: {text}");
-                }
-            }
-            catch (Exception ex)
-            {
-                Warn($"could not read the new container's output: {Describe(ex)}");
             }
         }
 
@@ -298,17 +248,10 @@ public sealed class DeployEngine(IDockerClient docker, IHealthProbe probe, TimeP
             return result;
         }
 
-        private void Say(string text) => log.Write(LogStreams.Stdout, text);
+        private void Say(string text) => _steps.Say(text);
 
-        private void Warn(string text) => log.Write(LogStreams.Stderr, text);
+        private void Warn(string text) => _steps.Warn(text);
 
-        private static string Describe(Exception ex) => ex switch
-        {
-            DockerApiException api => $"{api.EngineMessage} ({api.Request})",
-            _ => ex.Message,
-        };
+        private static string Describe(Exception ex) => DeploySteps.Describe(ex);
     }
-
-    /// <summary>A failure whose message is already fit for the job log.</summary>
-    private sealed class DeployFailure(string message) : Exception(message);
 }

@@ -5,10 +5,13 @@ public enum DeployStep
 {
     Validate,
     Pull,
+    Proxy,
     StopPrevious,
     Create,
     Start,
     Health,
+    Switch,
+    Drain,
     RemovePrevious,
 }
 
@@ -22,7 +25,8 @@ public enum DeployOutcome
 /// <summary>
 /// How a deploy ended. <see cref="Step"/> is the step that failed or was cancelled (the last step on success).
 /// <see cref="RolledBack"/> says the previous container is back under its name (running if it ran before);
-/// <see cref="RollbackError"/> says why it could not be put back, if it could not.
+/// <see cref="RollbackError"/> says why it could not be put back, if it could not. <see cref="KeptServing"/>: a
+/// cutover failed before the switch, so the previous release never stopped serving.
 /// </summary>
 public sealed record DeployResult(
     DeployOutcome Outcome,
@@ -30,17 +34,22 @@ public sealed record DeployResult(
     string? Error,
     string? ContainerId,
     bool RolledBack = false,
-    string? RollbackError = null)
+    string? RollbackError = null,
+    bool KeptServing = false)
 {
     /// <summary>The step's name as it appears in messages: <c>pull</c>, <c>stop-previous</c>, <c>health</c> …</summary>
     public static string StepName(DeployStep step) => step switch
     {
         DeployStep.Validate => "validate",
         DeployStep.Pull => "pull",
+        DeployStep.Proxy => "proxy",
         DeployStep.StopPrevious => "stop-previous",
-        DeployStep.Create => "create",
+        // Create and start are one step in the shared vocabulary (docs/deploy-steps.md), as `docker run` is one command.
+        DeployStep.Create => "start",
         DeployStep.Start => "start",
         DeployStep.Health => "health",
+        DeployStep.Switch => "switch",
+        DeployStep.Drain => "drain",
         DeployStep.RemovePrevious => "remove-previous",
         _ => step.ToString().ToLowerInvariant(),
     };
@@ -51,6 +60,7 @@ public sealed record DeployResult(
         DeployOutcome.Succeeded => null,
         _ => $"{(Outcome == DeployOutcome.Cancelled ? "cancelled" : "failed")} at {StepName(Step)}: {Error}"
              + (RollbackError is not null ? $"; rollback failed: {RollbackError}"
+                : KeptServing ? "; the previous release kept serving"
                 : RolledBack ? "; previous container restored" : ""),
     };
 }

@@ -1,4 +1,5 @@
 using DeployBot.Agent.Docker;
+using DeployBot.Agent.Proxy;
 
 namespace DeployBot.Agent.Deploy;
 
@@ -10,15 +11,18 @@ public interface IInterruptedDeployRecovery
     /// container this job created and brings back the one it parked as <c>&lt;container&gt;-previous-&lt;job&gt;</c>.
     /// Never throws for a Docker failure; the result says what was done.
     /// </summary>
-    Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken);
+    /// <param name="proxy">Set when the job was a cutover behind the proxy: then the repair of <see cref="CutoverRepair"/> runs instead.</param>
+    Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken, ProxySpec? proxy = null);
 }
 
 /// <param name="Restored">The parked previous container is back under its name and started.</param>
 /// <param name="Problem">Why the host could not be put back, if it could not.</param>
-public sealed record RecoveryResult(bool Restored, string? Problem)
+/// <param name="Cutover">The job was a cutover, repaired to one release behind the proxy.</param>
+public sealed record RecoveryResult(bool Restored, string? Problem, bool Cutover = false)
 {
     /// <summary>What to append to the job's error: "; previous container restored" and the like.</summary>
     public string Suffix => Problem is not null ? $"; recovery failed: {Problem}"
+        : Cutover ? "; one release serves behind the proxy"
         : Restored ? "; previous container restored" : "";
 }
 
@@ -27,11 +31,11 @@ public sealed record RecoveryResult(bool Restored, string? Problem)
 /// <see cref="DeployEngine"/> leaves tell what the interrupted deploy had done. Assumes the parked
 /// container was running before the deploy (it was the live release), so it is started again.
 /// </summary>
-public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider time) : IInterruptedDeployRecovery
+public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider time, IProxyAdmin? proxyAdmin = null) : IInterruptedDeployRecovery
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
 
-    public async Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken)
+    public async Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken, ProxySpec? proxy = null)
     {
         using var timeout = new CancellationTokenSource(Bound, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -39,6 +43,12 @@ public sealed class InterruptedDeployRecovery(IDockerClient docker, TimeProvider
         var parkedName = DeployEngine.PreviousName(container, jobId);
         try
         {
+            if (proxy is not null)
+            {
+                var changed = await new CutoverRepair(docker, proxyAdmin ?? new CaddyAdmin(), log).RepairAsync(container, proxy, token);
+                log.Write(LogStreams.Stdout, changed ? $"cutover of job {jobId} repaired" : $"cutover of job {jobId}: nothing left to repair");
+                return new RecoveryResult(false, null, Cutover: true);
+            }
             var holder = await docker.InspectContainerAsync(container, token);
             var parked = await docker.InspectContainerAsync(parkedName, token);
             if (holder is not null && holder.Labels.GetValueOrDefault(ContainerCreateBody.JobLabel) == jobId)

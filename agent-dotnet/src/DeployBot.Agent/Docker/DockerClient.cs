@@ -208,7 +208,28 @@ public sealed class DockerClient : IDockerClient, IDisposable
             Status: state.GetProperty("Status").GetString() ?? "",
             ExitCode: state.TryGetProperty("ExitCode", out var code) ? code.GetInt32() : 0,
             StartedAt: state.TryGetProperty("StartedAt", out var started) ? started.GetString() ?? "" : "",
-            Labels: labels);
+            Labels: labels,
+            Published: ParsePublished(root));
+    }
+
+    /// <summary><c>NetworkSettings.Ports</c>: the first binding of each container port, as <c>ip:port</c>.</summary>
+    private static Dictionary<string, string> ParsePublished(JsonElement root)
+    {
+        var published = new Dictionary<string, string>();
+        if (root.TryGetProperty("NetworkSettings", out var network) && network.ValueKind == JsonValueKind.Object
+            && network.TryGetProperty("Ports", out var ports) && ports.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var port in ports.EnumerateObject())
+            {
+                if (port.Value.ValueKind == JsonValueKind.Array && port.Value.EnumerateArray().FirstOrDefault() is { ValueKind: JsonValueKind.Object } binding)
+                {
+                    var ip = binding.TryGetProperty("HostIp", out var h) ? h.GetString() : "";
+                    var hostPort = binding.TryGetProperty("HostPort", out var hp) ? hp.GetString() : "";
+                    published[port.Name] = $"{(string.IsNullOrEmpty(ip) ? "0.0.0.0" : ip)}:{hostPort}";
+                }
+            }
+        }
+        return published;
     }
 
     private async Task<(HttpStatusCode Status, string Body)> CallAsync(

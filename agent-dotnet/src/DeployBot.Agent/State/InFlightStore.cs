@@ -4,7 +4,8 @@ namespace DeployBot.Agent.State;
 /// The deploy this agent has started and not yet finished reporting. Written before a deploy touches
 /// the host, removed after the final report: if the agent finds one at start, it died mid-deploy.
 /// </summary>
-public sealed record InFlightJob(string JobId, int Attempt, string Container, string AgentId, DateTimeOffset StartedAt);
+/// <param name="Proxy">The job's proxy block when it is a cutover: recovery needs the admin address and the route.</param>
+public sealed record InFlightJob(string JobId, int Attempt, string Container, string AgentId, DateTimeOffset StartedAt, Deploy.ProxySpec? Proxy = null);
 
 public interface IInFlightStore
 {

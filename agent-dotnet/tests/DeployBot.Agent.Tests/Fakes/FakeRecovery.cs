@@ -9,7 +9,7 @@ internal sealed class FakeRecovery : IInterruptedDeployRecovery
 
     public RecoveryResult Result { get; set; } = new(true, null);
 
-    public Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken)
+    public Task<RecoveryResult> RecoverAsync(string jobId, string container, IDeployLog log, CancellationToken cancellationToken, ProxySpec? proxy = null)
     {
         Calls.Add((jobId, container));
         return Task.FromResult(Result);

@@ -1,0 +1,296 @@
+import type { AppConfig } from "../config/apps";
+import type { Env } from "../env";
+import { describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
+import type { Clock } from "../host/clock";
+import type { Schedule } from "../host/schedule";
+import type { JobSnapshot } from "../schemas/jobs";
+import type { Rollout } from "../schemas/rollouts";
+import { mapBounded } from "../util/bounded";
+import * as m from "./messages";
+import { isPermanent, SendError, sendGitHub, sendHook, type Outgoing } from "./senders";
+
+/** Lanes delivered at once (a Durable Object has 6 simultaneous outgoing connections). */
+const LANES_AT_ONCE = 4;
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 5 * 60_000;
+/** A call GitHub or a receiver refuses for good (422, 404, ...) is given up after this many tries, so its lane moves on. */
+const PERMANENT_TRIES = 5;
+
+export const NOTIFY_TABLES: string[] = [
+  // Outbound calls in order per lane ("github:<repo>" or "hook:<url>"); a row goes once accepted.
+  `CREATE TABLE notify_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, lane TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, error TEXT
+  )`,
+  "CREATE INDEX notify_queue_lane ON notify_queue (lane, seq)",
+  "CREATE INDEX notify_queue_subject ON notify_queue (subject)",
+  // Per job (or rollout): its Deployment once GitHub answered, and the last state GitHub accepted.
+  `CREATE TABLE github_deployments (
+    subject TEXT PRIMARY KEY, repo TEXT NOT NULL, deployment_id INTEGER, deployment_url TEXT,
+    last_state TEXT, error TEXT, external INTEGER NOT NULL DEFAULT 0
+  )`,
+  // The last transition seen per job or rollout: snapshots come at least once, and only changes are told.
+  "CREATE TABLE notify_seen (subject TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL)",
+];
+
+export interface NotificationsRoom {
+  sql: SqlStorage;
+  schedule: Schedule;
+  clock: Clock;
+  env: Env;
+  /** A call that takes longer failed (a hanging GitHub or receiver must not hold its lane). */
+  timeoutMs?: number;
+}
+
+export interface GitHubView {
+  deployment_url: string | null;
+  last_state: string | null;
+  state: "off" | "pending" | "sent" | "retrying";
+  error: string | null;
+}
+
+type Row = {
+  seq: number;
+  lane: string;
+  subject: string;
+  body: string;
+  attempts: number;
+  next_at: number;
+  error: string | null;
+};
+
+/**
+ * The app's outbound messages: GitHub Deployments, their statuses and commit statuses, and the
+ * `notify:` webhooks. It follows the outbox's discipline: each message is a row written in the same
+ * transaction as the change it tells of, delivered in order per lane, removed only once accepted,
+ * retried with backoff (GitHub's Retry-After and rate-limit reset first). Nothing here is awaited by
+ * a deploy: a slow or absent GitHub delays only its own lane.
+ */
+export class Notifications {
+  private readonly sql: SqlStorage;
+  private readonly schedule: Schedule;
+  private readonly clock: Clock;
+  /** Public so a test can point a live object at a stand-in GitHub. */
+  env: Env;
+  private readonly timeoutMs: number;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private readonly failures = new Map<string, number>();
+
+  constructor({ sql, schedule, clock, env, timeoutMs = 15_000 }: NotificationsRoom) {
+    this.sql = sql;
+    this.schedule = schedule;
+    this.clock = clock;
+    this.env = env;
+    this.timeoutMs = timeoutMs;
+  }
+
+  private get github(): GitHub | null {
+    return githubFrom(this.env, { timeoutMs: this.timeoutMs });
+  }
+
+  /** Records what a job's transition tells GitHub and the app's URLs. Synchronous: call inside the change's transaction. */
+  jobChanged(job: JobSnapshot & { rollout_id: string | null }, appName: string, app: AppConfig | undefined, now: number): void {
+    const previous = (this.seen(job.id)?.status ?? null) as JobSnapshot["status"] | null;
+    if (!this.transition(job.id, job.version, job.status)) return;
+    const github = app && this.github && !this.externalOf(job.rollout_id);
+    if (github && !this.deploymentRow(job.id)) {
+      this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", job.id, app.repo);
+      this.enqueue(`github:${app.repo}`, job.id, { kind: "deployment", repo: app.repo, sha: job.sha, body: m.deploymentBody(job, appName, app) }, now);
+    }
+    const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id);
+    for (const step of m.stepsSince(previous, job)) {
+      if (github) {
+        const body = { state: m.jobState(step.status), description: m.describeJob(step), auto_inactive: true, ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
+        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body }, now);
+      }
+      const event = m.jobEvent(step.status);
+      if (event) this.hooks(event, appName, app, now, { job: step, url }, job.id);
+    }
+  }
+
+  /** Records what a rollout's transition tells GitHub (its commit status) and the app's URLs. Synchronous. */
+  rolloutChanged(rollout: Rollout, app: AppConfig | undefined, now: number): void {
+    const version = (this.seen(rollout.id)?.version ?? 0) + 1;
+    if (!this.transition(rollout.id, version, rollout.status)) return;
+    const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "rollouts", rollout.id);
+    if (app && this.github) {
+      const lane = `github:${app.repo}`;
+      if (!this.deploymentRow(rollout.id)) this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", rollout.id, app.repo);
+      const context = `deploybot/${rollout.app}`;
+      this.enqueue(lane, rollout.id, { kind: "commit_status", repo: app.repo, sha: rollout.sha, body: { state: m.rolloutCommitState(rollout.status), context, description: m.describeRollout(rollout), ...(url ? { target_url: url } : {}) } }, now);
+      if (this.externalOf(rollout.id)) {
+        const body = { state: m.rolloutDeploymentState(rollout.status), description: m.describeRollout(rollout), ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
+        this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body }, now);
+      }
+    }
+    const event = m.rolloutEvent(rollout.status);
+    if (event) this.hooks(event, rollout.app, app, now, { rollout, url }, rollout.id);
+  }
+
+  /**
+   * A rollout that serves a Deployment someone else created (a `deployment` event): its statuses go
+   * to that Deployment, and its jobs make none of their own. Call before the rollout's first change.
+   */
+  adoptDeployment(rolloutId: string, repo: string, deploymentId: number, deploymentUrl: string | null): void {
+    this.sql.exec(
+      `INSERT INTO github_deployments (subject, repo, deployment_id, deployment_url, external) VALUES (?, ?, ?, ?, 1)
+       ON CONFLICT (subject) DO UPDATE SET deployment_id = excluded.deployment_id, deployment_url = excluded.deployment_url, external = 1`,
+      rolloutId, repo, deploymentId, deploymentUrl,
+    );
+  }
+
+  /** Queues a `test` event to each of the app's URLs; returns the delivery ids. */
+  test(appName: string, app: AppConfig, now: number): string[] {
+    return this.hooks("test", appName, app, now, {}, `test:${appName}`);
+  }
+
+  hasWork(): boolean {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM notify_queue").one().n > 0;
+  }
+
+  /** Delivers every due row, in order per lane; concurrent callers share the run. Never throws. */
+  flush(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again);
+    })().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  /** What GitHub knows of a job or rollout, for the views; null when nothing was or will be sent. */
+  githubOf(id: string): GitHubView | null {
+    const row = this.deploymentRow(id);
+    if (!row) return this.github ? null : { deployment_url: null, last_state: null, state: "off", error: null };
+    const head = this.sql
+      .exec<{ error: string | null }>("SELECT error FROM notify_queue WHERE subject = ? AND lane LIKE 'github:%' ORDER BY seq LIMIT 1", id)
+      .toArray()[0];
+    const state = head ? (head.error ? "retrying" : "pending") : "sent";
+    return { deployment_url: row.deployment_url, last_state: row.last_state, state, error: head?.error ?? row.error };
+  }
+
+  private async pass(): Promise<void> {
+    const now = this.clock.now();
+    const lanes = this.sql
+      .exec<{ lane: string }>("SELECT lane FROM notify_queue GROUP BY lane HAVING MIN(seq) IN (SELECT seq FROM notify_queue WHERE next_at <= ?)", now)
+      .toArray()
+      .map((r) => r.lane);
+    await mapBounded(lanes, LANES_AT_ONCE, (lane) => this.drain(lane));
+    const next = this.sql
+      .exec<{ at: number | null }>("SELECT MIN(q.next_at) AS at FROM notify_queue q WHERE q.seq = (SELECT MIN(seq) FROM notify_queue WHERE lane = q.lane)")
+      .one().at;
+    if (next === null) this.schedule.clear("notify", "");
+    else this.schedule.set("notify", "", Math.max(next, this.clock.now()));
+  }
+
+  /** Sends a lane's rows in order until it is empty or one fails. */
+  private async drain(lane: string): Promise<void> {
+    for (;;) {
+      const row = this.sql.exec<Row>("SELECT * FROM notify_queue WHERE lane = ? ORDER BY seq LIMIT 1", lane).toArray()[0];
+      if (!row || row.next_at > this.clock.now()) return;
+      try {
+        await this.send(row);
+        this.failures.delete(lane);
+      } catch (err) {
+        this.failed(row, err);
+        return;
+      }
+    }
+  }
+
+  /** Performs one row; on success records what GitHub answered and removes the row, in one synchronous block. */
+  private async send(row: Row): Promise<void> {
+    const item = JSON.parse(row.body) as Outgoing;
+    if (item.kind === "hook") {
+      await sendHook(this.env, item, this.timeoutMs);
+      this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
+      return;
+    }
+    const github = this.github;
+    if (!github) throw new SendError("GitHub credentials were removed", null);
+    const known = this.deploymentRow(row.subject);
+    if (item.kind === "deployment") {
+      // Idempotent: a Deployment created before a crash (or a lost answer) is found by its payload's job id.
+      const found = known?.deployment_id
+        ? { id: known.deployment_id, url: known.deployment_url ?? "" }
+        : ((await github.findDeployment(item.repo, item.sha, item.body.environment, row.subject)) ?? (await github.createDeployment(item.repo, item.body)));
+      this.sql.exec("UPDATE github_deployments SET deployment_id = ?, deployment_url = ?, error = NULL WHERE subject = ?", found.id, found.url, row.subject);
+    } else {
+      await sendGitHub(github, item, known?.deployment_id ?? null);
+      this.sql.exec("UPDATE github_deployments SET last_state = ?, error = NULL WHERE subject = ?", item.body.state, row.subject);
+    }
+    this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
+  }
+
+  private failed(row: Row, err: unknown): void {
+    const now = this.clock.now();
+    const status = err instanceof SendError ? err.status : ((err as { status?: number }).status ?? null);
+    const error = err instanceof SendError ? err.message : describeError(err);
+    const attempts = row.attempts + 1;
+    if (isPermanent(status) && attempts >= PERMANENT_TRIES) {
+      // Kept nowhere else: say so loudly, and show it on the job's view.
+      console.error(JSON.stringify({ level: "error", msg: "notification given up", lane: row.lane, subject: row.subject, error }));
+      this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
+      this.sql.exec("UPDATE github_deployments SET error = ? WHERE subject = ?", `given up: ${error}`, row.subject);
+      this.again = true;
+      return;
+    }
+    const failures = this.failures.get(row.lane) ?? 0;
+    this.failures.set(row.lane, failures + 1);
+    const hinted = err instanceof SendError ? err.retryAfterMs : retryAfterMs(err, now);
+    const delay = hinted ?? Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** failures);
+    this.sql.exec("UPDATE notify_queue SET attempts = ?, next_at = ?, error = ? WHERE seq = ?", attempts, now + delay, error, row.seq);
+    if (failures === 0) console.warn(JSON.stringify({ level: "warn", msg: "notification failed; will retry", lane: row.lane, retry_in_ms: delay, error }));
+  }
+
+  private hooks(event: m.NotificationPayload["event"], appName: string, app: AppConfig | undefined, now: number, subject: { job?: JobSnapshot; rollout?: Rollout; url?: string }, key: string): string[] {
+    return m.targetsFor(app, event).map((target) => {
+      const id = crypto.randomUUID();
+      const payload = m.notificationPayload(id, event, appName, now, subject);
+      this.enqueue(`hook:${target.url}`, key, { kind: "hook", url: target.url, format: target.format, ...(target.secret ? { secret: target.secret } : {}), payload }, now);
+      return id;
+    });
+  }
+
+  private enqueue(lane: string, subject: string, item: Outgoing, now: number): void {
+    this.sql.exec("INSERT INTO notify_queue (lane, subject, body, next_at) VALUES (?, ?, ?, ?)", lane, subject, JSON.stringify(item), now);
+    // The alarm delivers even if the object is evicted before the flush that follows the commit.
+    this.schedule.set("notify", "", now);
+  }
+
+  /** True when `status` is news for `subject` (a newer version with another status); records it. */
+  private transition(subject: string, version: number, status: string): boolean {
+    const seen = this.seen(subject);
+    if (seen && (version <= seen.version || status === seen.status)) {
+      if (version > seen.version) this.sql.exec("UPDATE notify_seen SET version = ? WHERE subject = ?", version, subject);
+      return false;
+    }
+    this.sql.exec("INSERT INTO notify_seen (subject, version, status) VALUES (?, ?, ?) ON CONFLICT (subject) DO UPDATE SET version = excluded.version, status = excluded.status", subject, version, status);
+    return true;
+  }
+
+  private seen(subject: string) {
+    return this.sql.exec<{ version: number; status: string }>("SELECT version, status FROM notify_seen WHERE subject = ?", subject).toArray()[0];
+  }
+
+  private deploymentRow(subject: string) {
+    return this.sql
+      .exec<{ deployment_id: number | null; deployment_url: string | null; last_state: string | null; error: string | null; external: number }>(
+        "SELECT deployment_id, deployment_url, last_state, error, external FROM github_deployments WHERE subject = ?", subject)
+      .toArray()[0];
+  }
+
+  private externalOf(rolloutId: string | null): boolean {
+    return rolloutId !== null && this.deploymentRow(rolloutId)?.external === 1;
+  }
+
+  private environmentUrl(app: AppConfig) {
+    return app.environment_url ? { environment_url: app.environment_url } : {};
+  }
+}
