@@ -103,5 +103,4 @@ export class ParkedLines {
   forget(jobId: string): void {
     this.sql.exec("DELETE FROM logs_pending WHERE job_id = ?", jobId);
   }
-
 }
