@@ -80,7 +80,7 @@ describe("jobs and hosts", () => {
   it("deploys, lists, shows and cancels, as tables and as JSON", async () => {
     const deployed = await ctl(["deploy", "--repo", "acme/web", "--ref", "main", "--host", "cli-02", "--sha", sha(1)]);
     expect(deployed.code).toBe(0);
-    const id = /job ([0-9a-f-]{36}) queued/.exec(deployed.stdout)![1]!;
+    const id = /job (cli-02\.[0-9a-f-]{36}) queued/.exec(deployed.stdout)![1]!; // ids name their host
     const again = await ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-02", "--sha", sha(1), "--json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ id, status: "queued", host: "cli-02" });
 
