@@ -113,8 +113,8 @@ it("GitHub redelivers a webhook and delivers two pushes out of order: no duplica
   await report.verify(
     {
       title: "Webhook redelivery and out-of-order pushes",
-      did: "Sent the same push twice (same X-GitHub-Delivery), then a newer push B of another ref, then the older push A of that ref (B.before = A.after) after it.",
-      must: "The redelivery answers with the first answer's jobs and creates none; A is ignored and B stays the deploy.",
+      did: "Sent the same push twice (same X-GitHub-Delivery), then a newer push B of another ref, then the older push A of that ref (B.before = A.after) after it. Then a push C whose commit is dated 2099, and the push D that follows it (D.before = C.after, dated now).",
+      must: "The redelivery answers with the first answer's jobs and creates none; A is ignored and B stays the deploy; C's date does not block the branch: D deploys.",
     },
     async () => {
       const delivery = crypto.randomUUID();
@@ -140,7 +140,12 @@ it("GitHub redelivers a webhook and delivers two pushes out of order: no duplica
       expect(newer.jobs).toHaveLength(2);
       expect(older.jobs).toEqual([]);
       expect(older.ignored).toMatch(/newer push wins/);
-      return `the redelivery returned the same ${first.jobs.length} job ids; the late older push was ignored ("${older.ignored}").`;
+      const future = await send(body(sha(303), sha(302), "2099-01-01T00:00:00Z"));
+      const following = await send(body(sha(304), sha(303), new Date().toISOString()));
+      expect(future.jobs).toHaveLength(2);
+      expect(following.ignored).toBeUndefined();
+      expect(following.jobs).toHaveLength(2);
+      return `the redelivery returned the same ${first.jobs.length} job ids; the late older push was ignored ("${older.ignored}"); after a push dated 2099 the next push still queued ${following.jobs.length} jobs.`;
     },
   );
 });

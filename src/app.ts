@@ -1,11 +1,12 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { errorBody, handleError } from "./errors";
+import { apiHeaders } from "./middleware/api-headers";
 import { requestLog } from "./middleware/request-log";
 import { createRouter } from "./openapi";
 import { agentsRouter } from "./routes/agents";
 import { appsRouter } from "./routes/apps";
 import { configRouter } from "./routes/config";
 import { dashboardApiRouter } from "./routes/dashboard-api";
+import { docsRouter } from "./routes/docs";
 import { healthRouter } from "./routes/health";
 import { hostsRouter } from "./routes/hosts";
 import { agentJobsRouter } from "./routes/agent-jobs";
@@ -20,6 +21,7 @@ import { webhooksRouter } from "./routes/webhooks";
 export const app = createRouter();
 
 app.use("*", requestLog());
+app.use("*", apiHeaders());
 
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", {
   type: "http",
@@ -60,7 +62,7 @@ app.doc31("/openapi.json", {
     description: "Turns a git push into a deployment on your servers.",
   },
 });
-app.get("/docs", swaggerUI({ url: "/openapi.json", title: "DeployBot API" }));
+app.route("/", docsRouter);
 
 app.notFound((c) => c.json(errorBody("not_found", "no such route"), 404));
 app.onError(handleError);

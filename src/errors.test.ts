@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { ApiError, handleError } from "./errors";
+import { DrizzleQueryError } from "drizzle-orm/errors";
+import { ApiError, handleError, loggableDetail } from "./errors";
 
 function appThrowing(err: Error) {
   const app = new Hono();
@@ -33,5 +34,23 @@ describe("handleError", () => {
     const body = (await res.json()) as any;
     expect(body.error.code).toBe("internal_error");
     expect(JSON.stringify(body)).not.toMatch(/secret-path|undefined/);
+  });
+
+  it("never logs a failed query's bound parameters, and cuts long details short", async () => {
+    const secretYaml = "env: { API_TOKEN: s3cr3t-value }";
+    const failed = new DrizzleQueryError("insert into config_versions (yaml) values (?)", [secretYaml], new Error("D1_ERROR: string or blob too big: SQLITE_TOOBIG"));
+    const logged: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => logged.push(line);
+    try {
+      const res = await appThrowing(failed).request("/");
+      expect(res.status).toBe(500);
+      await res.text();
+    } finally {
+      console.error = original;
+    }
+    expect(logged.join("\n")).not.toContain("s3cr3t-value");
+    expect(logged.join("\n")).toContain("SQLITE_TOOBIG");
+    expect(loggableDetail(new Error("x".repeat(20_000))).length).toBeLessThan(400);
   });
 });

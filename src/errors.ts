@@ -32,6 +32,23 @@ export function errorBody(code: string, message: string, details?: ErrorDetails)
 /** Errors of D1 or SQLite that mean "not now" rather than "broken". */
 const STORAGE_DOWN = /D1_ERROR|SQLITE_BUSY|database is locked|Network connection lost|storage operation exceeded/i;
 
+/** Longest error detail written to a log. */
+const MAX_LOGGED_DETAIL = 300;
+
+/**
+ * What may be logged of an unexpected error. drizzle's query errors read
+ * "Failed query: <sql>\nparams: <every bound value>", and those values can be a
+ * whole apps.yaml with its env secrets, or a 20 MB ref: the parameters are
+ * withheld, the driver's own cause is kept, and the detail is cut short.
+ */
+export function loggableDetail(err: Error): string {
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  const detail = err.message.startsWith("Failed query:")
+    ? `failed query (parameters withheld)${cause ? `: ${cause}` : ""}`
+    : err.message;
+  return detail.length > MAX_LOGGED_DETAIL ? `${detail.slice(0, MAX_LOGGED_DETAIL)}…` : detail;
+}
+
 /**
  * `app.onError`: maps ApiError and Hono's HTTPException to the spec's shape;
  * storage outages become a 503 with Retry-After; anything else becomes a 500 that reveals nothing but the request id.
@@ -46,14 +63,15 @@ export function handleError(err: Error, c: Context): Response {
     return c.json(errorBody(code, err.message || "request refused"), status);
   }
   const requestId = c.get("requestId") as string | undefined;
+  const detail = loggableDetail(err);
   if (STORAGE_DOWN.test(err.message)) {
     // D1 (or a Durable Object's storage) is unavailable: a retry later will do, and GitHub redelivers on 5xx.
-    console.warn(JSON.stringify({ level: "warn", msg: "storage unavailable", request_id: requestId, detail: err.message }));
+    console.warn(JSON.stringify({ level: "warn", msg: "storage unavailable", request_id: requestId, detail }));
     c.header("Retry-After", "5");
     return c.json(errorBody("storage_unavailable", `storage is unavailable for a moment; retry (request ${requestId ?? "unknown"})`), 503);
   }
   console.error(
-    JSON.stringify({ level: "error", msg: "unhandled error", request_id: requestId, error: err.name, detail: err.message }),
+    JSON.stringify({ level: "error", msg: "unhandled error", request_id: requestId, error: err.name, detail }),
   );
   return c.json(errorBody("internal_error", `internal error (request ${requestId ?? "unknown"})`), 500);
 }

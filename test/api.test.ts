@@ -25,11 +25,23 @@ describe("public routes", () => {
     expect(body.paths["/v1/jobs"].post.security).toEqual([{ apiToken: [] }]);
   });
 
-  it("GET /docs serves the interactive docs", async () => {
+  it("GET /docs serves the interactive docs from this origin only, under a CSP", async () => {
     const res = await call("/docs", { token: null });
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain("/openapi.json");
+    expect(html).toContain('<script src="/docs/vendor/swagger-ui-bundle.js"></script>');
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html).not.toMatch(/<script>[^<]/);
+    expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'; script-src 'self';/);
+  });
+
+  it("answers API requests with nosniff and no-store", async () => {
+    for (const path of ["/openapi.json", "/v1/jobs", "/nope"]) {
+      const res = await call(path);
+      await res.text();
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
   });
 
   it("an unknown route answers 404 in the error shape", async () => {

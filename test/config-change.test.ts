@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
 import fixture from "./fixtures/apps.test.yaml";
 import { callJson, hostStub, putConfig, sendWebhook, settleHistory, sha } from "./helpers";
 
@@ -49,4 +50,22 @@ describe("PUT /v1/config and the queue", () => {
     const repeat = (await (await putConfig(removed)).json()) as any;
     expect(repeat).toMatchObject({ changed: false, cancelled_jobs: [] });
   });
+});
+
+describe("a stored apps.yaml that today's limits refuse", () => {
+  it("is not run (a clear error, not a wedge), and a PUT replaces it", async () => {
+    const { insertConfigVersion } = await import("../src/db/queries");
+    const { drizzle } = await import("drizzle-orm/d1");
+    const hosts = Array.from({ length: 5_001 }, (_, i) => `  old-${i}: { mode: agent }`).join("\n");
+    const stored = await insertConfigVersion(drizzle(env.DB), `version: 1\nhosts:\n${hosts}\napps: {}\n`, "legacy", new Date().toISOString());
+    const refused = await callJson("/v1/hosts");
+    expect(refused.status).toBe(500);
+    expect(refused.body.error).toMatchObject({ code: "config_invalid" });
+    expect(refused.body.error.message).toContain(`version ${stored.id}`);
+    expect(refused.body.error.message).toMatch(/5001 hosts/);
+    const replaced = await putConfig(fixture);
+    expect(replaced.status).toBe(200);
+    expect(((await replaced.json()) as any).changed).toBe(true);
+    expect((await callJson("/v1/hosts")).status).toBe(200);
+  }, 60_000);
 });

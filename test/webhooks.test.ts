@@ -197,3 +197,44 @@ describe("pushes delivered out of order", () => {
     expect(((await (await sendWebhook("push", b)).json()) as any).jobs).toHaveLength(2);
   });
 });
+
+describe("a push dated in the future", () => {
+  const commit = (id: string, timestamp: string) => ({ id, message: "m", timestamp });
+
+  it("does not block its branch: the next push, whose before is its sha, deploys", async () => {
+    const future = { ...withRef("refs/heads/release/2099", "1".repeat(39) + "a"), before: "2".repeat(40), head_commit: commit("1".repeat(39) + "a", "2099-01-01T00:00:00Z") };
+    const next = { ...withRef("refs/heads/release/2099", "1".repeat(39) + "b"), before: future.after, head_commit: commit("1".repeat(39) + "b", new Date().toISOString()) };
+    expect(((await (await sendWebhook("push", future)).json()) as any).jobs).toHaveLength(2);
+    const answer = (await (await sendWebhook("push", next)).json()) as any;
+    expect(answer.ignored).toBeUndefined();
+    expect(answer.jobs).toHaveLength(2);
+  });
+
+  it("is ordered by its arrival, not its date: a later unrelated push (force-push) deploys", async () => {
+    const future = { ...withRef("refs/heads/release/2098", "3".repeat(39) + "a"), before: "4".repeat(40), head_commit: commit("3".repeat(39) + "a", "2099-06-01T00:00:00Z") };
+    expect(((await (await sendWebhook("push", future)).json()) as any).jobs).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const forced = { ...withRef("refs/heads/release/2098", "3".repeat(39) + "b"), before: "5".repeat(40), head_commit: commit("3".repeat(39) + "b", "2099-01-01T00:00:00Z") };
+    const answer = (await (await sendWebhook("push", forced)).json()) as any;
+    expect(answer.ignored).toBeUndefined();
+    expect(answer.jobs).toHaveLength(2);
+    const row = await env.DB.prepare("SELECT pushed_at, created_at FROM deliveries WHERE sha = ?").bind(future.after).first<any>();
+    expect(row.pushed_at <= row.created_at).toBe(true);
+  });
+});
+
+describe("bounded payload fields", () => {
+  it("refuses a ref, repository name or before sha past their bounds with 400 and stores nothing", async () => {
+    const long = { ...withRef(`refs/heads/${"x".repeat(300)}`, "9".repeat(39) + "c") };
+    const res = await sendWebhook("push", long, { delivery: "long-ref" });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.code).toBe("invalid_payload");
+    const repo = { ...branchPush, repository: { ...branchPush.repository, full_name: `a/${"b".repeat(200)}` } };
+    expect((await sendWebhook("push", repo)).status).toBe(400);
+    const before = { ...branchPush, before: "not-a-sha; drop table" };
+    const refused = await sendWebhook("push", before);
+    expect(refused.status).toBe(400);
+    await refused.text();
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id = 'long-ref'").first("n")).toBe(0);
+  });
+});

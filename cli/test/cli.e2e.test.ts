@@ -221,6 +221,38 @@ describe("deploy --wait, logs -f and rollback", () => {
   });
 });
 
+describe("logs on a terminal", () => {
+  /** ctl under `script`, so its stdout is a real terminal (a pty), as a person's would be. */
+  function ctlOnTerminal(args: string[]): string {
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    return execFileSync("script", ["-qec", command, "/dev/null"], {
+      env: { ...process.env, DEPLOYBOT_URL: controller.url, DEPLOYBOT_TOKEN: E2E_SECRETS.DEPLOYBOT_API_TOKENS, NO_COLOR: "1" },
+      encoding: "utf8",
+    });
+  }
+
+  it("shows escape sequences from a log instead of obeying them, and keeps them with --raw", async () => {
+    const agent = await ScriptedAgent.register(controller, "cli-02");
+    const push = await sendPush(controller, { repo: "acme/web", ref: "refs/heads/main", sha: sha(6) });
+    const jobId = ((await push.json()) as { jobs: Array<{ id: string; host: string }> }).jobs.find((j) => j.host === "cli-02")!.id;
+    const job = await agent.takeJob();
+    expect(job.id).toBe(jobId);
+    await agent.status(jobId, { status: "running" });
+    await agent.log(jobId, ["plain", "\u001b]8;;https://evil.example\u0007click me\u001b]8;;\u0007 \u001b[2J"]);
+    await agent.status(jobId, { status: "failed", exit_code: 1, error: "boom \u001b[31mred\u001b[0m" });
+    for (let i = 0; i < 30 && !(await (await api(controller, `/v1/jobs/${jobId}/logs`)).text()).includes("click"); i++) await new Promise((r) => setTimeout(r, 100));
+
+    const shown = ctlOnTerminal(["logs", jobId]);
+    expect(shown).toContain("plain");
+    expect(shown).toContain("\\x1b]8;;https://evil.example\\x07click me");
+    expect(shown).not.toContain("\u001b");
+    expect(ctlOnTerminal(["logs", jobId, "--raw"])).toContain("\u001b]8;;https://evil.example\u0007click me");
+    const details = ctlOnTerminal(["jobs", "show", jobId]);
+    expect(details).toContain("boom \\x1b[31mred");
+    expect(details).not.toContain("\u001b");
+  });
+});
+
 describe("GitHub and notifications", () => {
   it("jobs show has the GitHub line; notify test queues a test event per URL, or says why not", async () => {
     const notifying = `${config}    notify:\n      - { url: "http://127.0.0.1:9/deploybot", events: [job.failed] }\n`;

@@ -138,6 +138,80 @@ apps:
   });
 });
 
+describe("values the runners would refuse later", () => {
+  const withDeploy = (deploy: string, ssh = "address: 10.0.0.1") => `version: 1
+hosts:
+  h1: { mode: agent }
+  s1: { mode: ssh, ssh: { ${ssh}, user: deploy, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" } }
+apps:
+  web:
+    repo: o/r
+    branches: [main]
+    hosts: [h1, s1]
+    deploy: ${deploy}
+`;
+
+  it.each([
+    ['{ image: "-x", container: web }', /Docker image reference/],
+    ['{ image: "nginx; rm -rf /", container: web }', /Docker image reference/],
+    ['{ image: "nginx latest", container: web }', /Docker image reference/],
+    ['{ image: "{branch}", container: web }', /repository must be fixed/],
+    ['{ image: "registry.test/{app}:1", container: web }', /repository must be fixed/],
+    ['{ image: "Registry.test/Web:1", container: web }', /repository must be lowercase/],
+    ['{ image: "r/web:{short_sha}", container: web, health: { url: "http://x/a b" } }', /spaces or control characters/],
+  ])("refuses deploy %s at the value's line", (deploy, message) => {
+    const [problem] = problems(parseAppsYaml(withDeploy(deploy)));
+    expect(problem).toMatchObject({ line: 10 });
+    expect(problem!.column).toBeGreaterThan(12);
+    expect(problem!.message).toMatch(message);
+  });
+
+  it("accepts images with a registry port, a templated tag and a digest", () => {
+    for (const image of ["127.0.0.1:5000/acme/web:{short_sha}", "nginx", "ghcr.io/o/r:v{sha}", "r/web@sha256:" + "a".repeat(64)]) {
+      expect(parseAppsYaml(withDeploy(`{ image: "${image}", container: web }`)).ok).toBe(true);
+    }
+  });
+
+  it("refuses an SSH address that is an option, and a host key of an unknown type or a mislabelled blob", () => {
+    const option = problems(parseAppsYaml(withDeploy('{ image: "r/w:1", container: web }', 'address: "-oProxyCommand=touch /tmp/x"')));
+    expect(option[0]).toMatchObject({ path: "hosts.s1.ssh.address", line: 4 });
+    expect(option[0]!.message).toMatch(/host name or an IP address/);
+    const key = (hostKey: string) => `version: 1
+hosts:
+  s1: { mode: ssh, ssh: { address: db.internal, user: deploy, host_key: "${hostKey}" } }
+apps: {}
+`;
+    expect(problems(parseAppsYaml(key("ssh-dss AAAAB3NzaC1kc3M=")))[0]!.message).toMatch(/of type ssh-ed25519/);
+    // An ssh-rsa line whose blob is an ed25519 key: the relay would refuse it at deploy time.
+    expect(problems(parseAppsYaml(key("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")))[0]).toMatchObject({ line: 3, path: "hosts.s1.ssh.host_key" });
+    expect(parseAppsYaml(key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")).ok).toBe(true);
+  });
+});
+
+describe("size bounds", () => {
+  const hosts = (n: number) => Array.from({ length: n }, (_, i) => `  h${i}: { mode: agent }`).join("\n");
+
+  it("refuses more than 5,000 hosts, 500 apps or 1,000 hosts per app, located", () => {
+    const many = problems(parseAppsYaml(`version: 1\nhosts:\n${hosts(5_001)}\napps: {}\n`));
+    expect(many[0]).toMatchObject({ path: "hosts", line: 3 });
+    expect(many[0]!.message).toMatch(/5001 hosts; apps.yaml may define at most 5000/);
+    expect(parseAppsYaml(`version: 1\nhosts:\n${hosts(5_000)}\napps: {}\n`).ok).toBe(true);
+
+    const app = (i: number) => `  a${i}: { repo: o/r, branches: [main], hosts: [h0], deploy: { image: "r/a:1", container: a } }`;
+    const apps = problems(parseAppsYaml(`version: 1\nhosts:\n${hosts(1)}\napps:\n${Array.from({ length: 501 }, (_, i) => app(i)).join("\n")}\n`));
+    expect(apps[0]).toMatchObject({ path: "apps", line: 5 });
+
+    const wide = `version: 1\nhosts:\n${hosts(1_001)}\napps:\n  a: { repo: o/r, branches: [main], hosts: [${Array.from({ length: 1_001 }, (_, i) => `h${i}`).join(", ")}], deploy: { image: "r/a:1", container: a } }\n`;
+    expect(problems(parseAppsYaml(wide))[0]).toMatchObject({ path: "apps.a.hosts", line: 1_005 });
+  }, 60_000);
+
+  it("refuses a file over 1 MiB before parsing it", () => {
+    const [problem] = problems(parseAppsYaml(`version: 1\n# ${"x".repeat(1024 * 1024)}\n`));
+    expect(problem).toMatchObject({ line: 1, column: 1 });
+    expect(problem!.message).toMatch(/at most 1048576/);
+  });
+});
+
 describe("repo and ref mapping", () => {
   const result = parseAppsYaml(fixture);
   if (!result.ok) throw new Error("fixture must parse");

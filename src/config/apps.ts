@@ -1,5 +1,6 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
+import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields.ts";
 import { environmentFlag, environmentSchema, environmentUrlSchema, notifySchema } from "./notify.ts";
 import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy.ts";
 import { rolloutSchema } from "./rollout.ts";
@@ -27,7 +28,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
   z.string().regex(NAME, `${what} must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
 
-const templated = z.string().min(1).superRefine((value, ctx) => {
+const templated = z.string().min(1).max(1024).superRefine((value, ctx) => {
   for (const match of value.matchAll(/\{([^{}]*)\}/g)) {
     if (!TEMPLATE_VARIABLES.includes(match[1] as TemplateVariable)) {
       ctx.addIssue({
@@ -39,15 +40,12 @@ const templated = z.string().min(1).superRefine((value, ctx) => {
 });
 
 const PORT = /^(?:(?:\d{1,3}\.){3}\d{1,3}:)?\d{1,5}:\d{1,5}(?:\/(?:tcp|udp))?$/;
-const SSH_HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
 
 const sshSchema = z.strictObject({
-  address: z.string().min(1),
+  address: sshAddress,
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "user must be a valid Unix user name"),
-  host_key: z
-    .string()
-    .regex(SSH_HOST_KEY, 'host_key must be an OpenSSH public key line such as "ssh-ed25519 AAAA..."'),
+  host_key: sshHostKey,
 });
 
 const hostSchema = z.discriminatedUnion("mode", [
@@ -56,13 +54,15 @@ const hostSchema = z.discriminatedUnion("mode", [
 ]);
 
 const healthSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: "health.url must be an http(s) URL" }).optional(),
+  url: plainUrl.pipe(z.url({ protocol: /^https?$/, error: "health.url must be an http(s) URL" })).optional(),
   path: z.string().regex(/^\/[^\s?#]*$/, "health.path is a path such as /up").optional(),
   timeout: duration.default(30),
 });
 
 const deploySchema = z.strictObject({
-  image: templated,
+  image: templated.superRefine((value, ctx) => {
+    for (const message of imageProblems(value)) ctx.addIssue({ code: "custom", message });
+  }),
   container: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "container must be a valid Docker container name"),
   ports: z.array(z.string().regex(PORT, 'ports entries look like "8080:80" or "127.0.0.1:8080:80"')).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are letters, digits and '_'"), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
@@ -74,7 +74,10 @@ const appSchema = z.strictObject({
   repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'repo must be a GitHub full name such as "acme/web"'),
   branches: z.array(z.string().min(1)).default([]),
   tags: z.array(z.string().min(1)).default([]),
-  hosts: z.array(name("host name")).min(1, "an app needs at least one host"),
+  hosts: z
+    .array(name("host name"))
+    .min(1, "an app needs at least one host")
+    .max(MAX_HOSTS_PER_APP, `an app deploys to at most ${MAX_HOSTS_PER_APP} hosts`),
   deploy: deploySchema,
   rollout: rolloutSchema,
   /** A newer push cancels an unfinished rollout's waves; false: rollouts queue in order. */
@@ -99,6 +102,10 @@ const configSchema = z
     apps: z.record(name("app name"), appSchema),
   })
   .superRefine((config, ctx) => {
+    const hostCount = Object.keys(config.hosts).length;
+    const appCount = Object.keys(config.apps).length;
+    if (hostCount > MAX_HOSTS) ctx.addIssue({ code: "custom", path: ["hosts"], message: `${hostCount} hosts; apps.yaml may define at most ${MAX_HOSTS}` });
+    if (appCount > MAX_APPS) ctx.addIssue({ code: "custom", path: ["apps"], message: `${appCount} apps; apps.yaml may define at most ${MAX_APPS}` });
     checkProxyConflicts(config.apps, ctx);
     for (const [appName, app] of Object.entries(config.apps)) {
       app.hosts.forEach((host, index) => {
@@ -149,6 +156,11 @@ export type ParseResult = { ok: true; config: AppsConfig } | { ok: false; proble
  * comes back with its 1-based line and column; nothing throws on bad input.
  */
 export function parseAppsYaml(text: string): ParseResult {
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > MAX_CONFIG_BYTES) {
+    // Not even parsed: a file this size is not a configuration someone wrote by hand.
+    return { ok: false, problems: [{ path: "", line: 1, column: 1, message: `apps.yaml is ${bytes} bytes; at most ${MAX_CONFIG_BYTES} (1 MiB)` }] };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const position = (offset: number) => lineCounter.linePos(offset);

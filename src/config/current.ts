@@ -24,8 +24,15 @@ export async function loadRunningConfig(db: D1Database): Promise<RunningConfig> 
   const yaml = stored?.yaml ?? bundledYaml;
   const result = parseAppsYaml(yaml);
   if (!result.ok) {
-    // Stored versions were validated on the way in; only a broken bundled file gets here.
-    throw new ApiError(500, "config_invalid", `the ${stored ? "stored" : "bundled"} apps.yaml is invalid`);
+    // Stored versions were validated on the way in, but under the rules of their day: one stored before a
+    // limit existed (40,000 hosts, say) is refused now rather than run. PUT /v1/config replaces it.
+    const first = result.problems[0]!;
+    throw new ApiError(
+      500,
+      "config_invalid",
+      `the ${stored ? `stored apps.yaml (version ${version})` : "bundled apps.yaml"} is invalid under today's rules ` +
+        `(line ${first.line}: ${first.message}); PUT /v1/config a valid file`,
+    );
   }
   const running: RunningConfig = { config: result.config, yaml, version, source: stored ? "stored" : "bundled" };
   parsed.set(version, running);

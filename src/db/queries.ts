@@ -135,28 +135,50 @@ export async function insertDelivery(db: Db, delivery: DeliveryRecord): Promise<
     .onConflictDoNothing({ target: deliveries.id });
 }
 
+/** A push as the webhook route saw it, for ordering against the pushes already received for its ref. */
+export interface PushOrder {
+  repo: string;
+  ref: string;
+  before: string | null;
+  after: string;
+  /** The head commit's time, already clamped to `receivedAt` (see pushTime). */
+  pushedAt: string | null;
+  receivedAt: string;
+}
+
 /**
- * The push already queued for `repo`/`ref` that is newer than a push with
- * these `after`/`pushedAt`, if any: GitHub may deliver two pushes out of order,
- * and the late, older one must not replace the newer deploy.
+ * How far back commit times are compared. GitHub delivers pushes out of order by
+ * seconds or minutes; a push received an hour ago is not a late twin of this one.
  */
-export async function newerQueuedPush(
-  db: Db,
-  repo: string,
-  ref: string,
-  after: string,
-  pushedAt: string | null,
-): Promise<{ sha: string; pushedAt: string | null } | null> {
-  const sameRef = and(sql`lower(${deliveries.repo}) = lower(${repo})`, eq(deliveries.ref, ref), eq(deliveries.outcome, "queued"));
+export const PUSH_ORDER_WINDOW_MS = 60 * 60 * 1000;
+
+/**
+ * The push already queued for `repo`/`ref` that is newer than `push`, if any:
+ * GitHub may deliver two pushes out of order, and the late, older one must not
+ * replace the newer deploy. The before/after chain decides first, because it is
+ * git's own order; commit times, which whoever pushes sets, only break ties
+ * among recent deliveries, and never count for more than their arrival time.
+ */
+export async function newerQueuedPush(db: Db, push: PushOrder): Promise<{ sha: string; pushedAt: string | null } | null> {
+  const sameRef = and(sql`lower(${deliveries.repo}) = lower(${push.repo})`, eq(deliveries.ref, push.ref));
+  const queued = and(sameRef, eq(deliveries.outcome, "queued"));
   // Definitive: a queued push that started where this one ends came after it.
-  const successor = await db.select().from(deliveries).where(and(sameRef, eq(deliveries.before, after))).limit(1).get();
+  const successor = await db.select().from(deliveries).where(and(queued, eq(deliveries.before, push.after))).limit(1).get();
   if (successor?.sha) return { sha: successor.sha, pushedAt: successor.pushedAt };
-  if (!pushedAt) return null;
+  // Definitive too: this push starts where a push already received ended, so it came after that one.
+  if (push.before) {
+    const predecessor = await db.select({ id: deliveries.id }).from(deliveries).where(and(sameRef, eq(deliveries.sha, push.before))).limit(1).get();
+    if (predecessor) return null;
+  }
+  if (!push.pushedAt) return null;
+  const since = new Date(Date.parse(push.receivedAt) - PUSH_ORDER_WINDOW_MS).toISOString();
+  // Rows stored before times were clamped may hold any date: clamp them here as well.
+  const pushedAt = sql<string>`min(coalesce(${deliveries.pushedAt}, ${deliveries.createdAt}), ${deliveries.createdAt})`;
   const later = await db
-    .select()
+    .select({ sha: deliveries.sha, pushedAt })
     .from(deliveries)
-    .where(and(sameRef, gt(deliveries.pushedAt, pushedAt), sql`${deliveries.sha} <> ${after}`))
-    .orderBy(desc(deliveries.pushedAt))
+    .where(and(queued, gt(deliveries.createdAt, since), gt(pushedAt, push.pushedAt), sql`${deliveries.sha} <> ${push.after}`))
+    .orderBy(desc(pushedAt))
     .limit(1)
     .get();
   return later?.sha ? { sha: later.sha, pushedAt: later.pushedAt } : null;

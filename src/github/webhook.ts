@@ -2,6 +2,8 @@ import { z } from "zod";
 
 /** GitHub's own limit for webhook payloads; anything larger is not from GitHub. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+export const MAX_REF_LENGTH = 255;
+export const MAX_REPO_LENGTH = 140;
 export const ZERO_SHA = "0000000000000000000000000000000000000000";
 
 function hexToBytes(hex: string): Uint8Array | null {
@@ -29,15 +31,24 @@ export async function verifySignature(secret: string, body: ArrayBuffer, header:
   return crypto.subtle.verify("HMAC", key, signature, body);
 }
 
-/** The part of a push payload DeployBot reads; GitHub sends much more. */
+const COMMIT_ID = /^[0-9a-f]{40}$/;
+
+/**
+ * The part of a push payload DeployBot reads; GitHub sends much more. Lengths are bounded:
+ * git refs are short in practice (GitHub refuses names past 255 bytes), repository full names are
+ * at most 39 + 1 + 100 characters, and commit ids are 40 hex digits.
+ */
 export const PushPayload = z.object({
-  ref: z.string().min(1),
-  before: z.string().optional(),
-  after: z.string().regex(/^[0-9a-f]{40}$/, "after must be a 40-character commit id"),
+  ref: z.string().min(1).max(MAX_REF_LENGTH, `ref is longer than ${MAX_REF_LENGTH} characters`),
+  before: z.string().regex(COMMIT_ID, "before must be a commit id").optional(),
+  after: z.string().regex(COMMIT_ID, "after must be a 40-character commit id"),
   deleted: z.boolean().optional(),
-  repository: z.object({ full_name: z.string().min(1) }),
+  repository: z.object({ full_name: z.string().min(1).max(MAX_REPO_LENGTH, `repository.full_name is longer than ${MAX_REPO_LENGTH} characters`) }),
   pusher: z.object({ name: z.string().optional() }).optional(),
-  head_commit: z.object({ id: z.string(), message: z.string().optional(), timestamp: z.string().optional() }).nullable().optional(),
+  head_commit: z
+    .object({ id: z.string().max(64), message: z.string().optional(), timestamp: z.string().max(64).optional() })
+    .nullable()
+    .optional(),
 });
 export type PushPayload = z.infer<typeof PushPayload>;
 
@@ -46,10 +57,15 @@ export function isDeletion(push: PushPayload): boolean {
   return push.deleted === true || push.after === ZERO_SHA;
 }
 
-/** When the pushed head commit was made, as ISO-8601 UTC (comparable as text), if the payload says. */
-export function pushTime(push: PushPayload): string | null {
+/**
+ * When the pushed head commit was made, as ISO-8601 UTC (comparable as text), if the payload says.
+ * Whoever pushes sets that date: it is clamped to `receivedAt`, so a commit dated in the future
+ * cannot outrank the pushes that follow it.
+ */
+export function pushTime(push: PushPayload, receivedAt: string): string | null {
   const stamp = push.head_commit?.timestamp;
   if (!stamp) return null;
   const ms = Date.parse(stamp);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  if (Number.isNaN(ms)) return null;
+  return new Date(Math.min(ms, Date.parse(receivedAt))).toISOString();
 }

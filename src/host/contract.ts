@@ -87,7 +87,9 @@ export type ReportResult =
   | { outcome: "not_found" }
   | { outcome: "forbidden" }
   | { outcome: "revoked" }
-  | { outcome: "stale"; job: Job; reason: string };
+  | { outcome: "stale"; job: Job; reason: string }
+  /** A log batch refused whole, nothing of it written (LogBatchRefused): 413 too much parked, 422 too far ahead. */
+  | { outcome: "log_refused"; status: 413 | 422; code: string; message: string };
 
 /** What revoking an agent did on its host. */
 export interface RevokeResult {

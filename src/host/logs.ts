@@ -1,3 +1,7 @@
+import { byteLength, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
+
+export { LogBatchRefused } from "./log-parking";
+
 /** Longest line kept; the rest is cut and marked. */
 export const MAX_LINE_BYTES = 16 * 1024;
 /** Most log text kept per job (all attempts); past it one marker line says output was dropped. */
@@ -68,7 +72,11 @@ export function secretValues(env: Record<string, string>): string[] {
  * host-wide `pos`, the SSE event id.
  */
 export class LogStore {
-  constructor(private readonly sql: SqlStorage) {}
+  private readonly parked: ParkedLines;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.parked = new ParkedLines(sql);
+  }
 
   /** The newest line's host-wide pos (0 with none). */
   lastPos(): number {
@@ -78,34 +86,58 @@ export class LogStore {
   /**
    * Takes a batch for `jobId`'s current `attempt`. Returns the lines released
    * (in order) for live subscribers. Call inside the job's transaction.
+   * Throws LogBatchRefused, having written nothing, when a line would be parked
+   * too far ahead of the gap or past the job's limits (parked data counts).
    */
   append(jobId: string, attempt: number, lines: IncomingLine[], secrets: string[]): LogLine[] {
     const state = this.state(jobId, attempt);
+    if (state.limited) return []; // the job's log is full: nothing more is kept, parked or not
+    const incoming = [...lines].sort((a, b) => a.seq - b.seq).filter((line) => line.seq >= state.next_seq);
+    const plan = this.planBatch(jobId, attempt, state, incoming, secrets);
     const released: LogLine[] = [];
-    let parked = false;
-    for (const line of [...lines].sort((a, b) => a.seq - b.seq)) {
-      if (line.seq < state.next_seq) continue; // already have it
-      const text = redact(line.text, secrets);
-      if (line.seq === state.next_seq && !parked) {
-        // The common case, lines in order: straight to the log, no parking.
-        const stored = this.keep(jobId, attempt, state, { ...line, text });
-        if (stored) released.push(stored);
-        state.next_seq = line.seq + 1;
-        continue;
-      }
-      parked = true;
-      this.sql.exec(
-        "INSERT OR IGNORE INTO logs_pending (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
-        jobId,
-        attempt,
-        line.seq,
-        line.ts,
-        line.stream,
-        text,
-      );
+    for (const line of plan.direct) {
+      const stored = this.keep(jobId, attempt, state, line);
+      if (stored) released.push(stored);
+      state.next_seq = line.seq + 1;
+      // Parked by an earlier batch, then sent again in order: stored now, so leave the parking.
+      if (plan.hadParked) this.parked.drop(jobId, attempt, line.seq);
     }
-    released.push(...this.release(jobId, attempt, state, false));
+    for (const line of plan.park) this.parked.park(jobId, attempt, line);
+    released.push(...this.release(jobId, attempt, state, false, plan.hadParked || plan.park.length > 0));
     return released;
+  }
+
+  /**
+   * Splits a sorted batch into the lines that continue the log now and those that wait behind a gap,
+   * redacted and cut, and checks the waiting ones against the limits before anything is written.
+   */
+  private planBatch(jobId: string, attempt: number, state: JobLogState, incoming: IncomingLine[], secrets: string[]) {
+    const direct: IncomingLine[] = [];
+    const park: IncomingLine[] = [];
+    let expected = state.next_seq;
+    for (const line of incoming) {
+      const text = cutLine(redact(line.text, secrets));
+      if (line.seq === expected && park.length === 0) {
+        direct.push({ ...line, text });
+        expected += 1;
+      } else if (line.seq > expected || park.length > 0) {
+        if (line.seq !== park.at(-1)?.seq) park.push({ ...line, text });
+      }
+    }
+    if (park.length === 0) return { direct, park, hadParked: this.parked.any(jobId, attempt) };
+    const before = this.parked.size(jobId, attempt);
+    const farthest = park.at(-1)!.seq;
+    if (farthest - expected >= MAX_SEQ_AHEAD) {
+      throw new LogBatchRefused(422, "log_seq_too_far_ahead", `seq ${farthest} is more than ${MAX_SEQ_AHEAD} lines ahead of the first missing seq ${expected}; send the missing lines first`);
+    }
+    const bytes = before.bytes + park.reduce((sum, line) => sum + byteLength(line.text), 0);
+    const directBytes = direct.reduce((sum, line) => sum + byteLength(line.text), 0);
+    const total = state.bytes + directBytes + bytes;
+    const count = state.lines + direct.length + before.lines + park.length;
+    if (bytes > MAX_PARKED_BYTES || total > MAX_JOB_LOG_BYTES || count > MAX_JOB_LOG_LINES) {
+      throw new LogBatchRefused(413, "log_parking_full", `too much log output waits behind the missing seq ${expected}: send the missing lines first`);
+    }
+    return { direct, park, hadParked: before.lines > 0 };
   }
 
   /** At the end of an attempt: releases whatever still waits behind a gap, with a marker for the gap. */
@@ -139,28 +171,15 @@ export class LogStore {
     return fresh;
   }
 
-  private release(jobId: string, attempt: number, state: JobLogState, all: boolean): LogLine[] {
-    const waiting = this.sql
-      .exec<IncomingLine & Record<string, SqlStorageValue>>(
-        "SELECT seq, ts, stream, text FROM logs_pending WHERE job_id = ? AND attempt = ? ORDER BY seq",
-        jobId,
-        attempt,
-      )
-      .toArray();
+  private release(jobId: string, attempt: number, state: JobLogState, all: boolean, anyParked = true): LogLine[] {
     const released: LogLine[] = [];
-    for (const line of waiting) {
-      if (line.seq < state.next_seq) {
-        // Parked earlier, then stored when its turn came in a later batch.
-        this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
-        continue;
-      }
+    const lines = anyParked ? this.parked.take(jobId, attempt, state.next_seq, (line) => all || line.seq === state.next_seq) : [];
+    for (const line of lines) {
       if (line.seq !== state.next_seq) {
-        if (!all) break;
         const missing = line.seq - state.next_seq;
         released.push(this.system(jobId, attempt, `[deploybot] ${missing} line(s) never arrived (seq ${state.next_seq}-${line.seq - 1})`));
       }
       state.next_seq = line.seq + 1;
-      this.sql.exec("DELETE FROM logs_pending WHERE job_id = ? AND attempt = ? AND seq = ?", jobId, attempt, line.seq);
       const stored = this.keep(jobId, attempt, state, line);
       if (stored) released.push(stored);
     }
@@ -178,8 +197,8 @@ export class LogStore {
   /** Stores one in-order line within the job's limits: the line, the limit marker once, or nothing. */
   private keep(jobId: string, attempt: number, state: JobLogState, line: IncomingLine): LogLine | null {
     if (state.limited) return null;
-    const text = cutLine(line.text);
-    const size = encoder.encode(text).length;
+    const text = line.text; // cut by planBatch before it was stored or parked
+    const size = byteLength(text);
     if (state.bytes + size > MAX_JOB_LOG_BYTES || state.lines + 1 > MAX_JOB_LOG_LINES) {
       state.limited = 1;
       return this.insert(jobId, attempt, line.seq, line.ts, "system", LOG_LIMIT_MARKER);
@@ -234,7 +253,7 @@ export class LogStore {
   /** Forgets a pruned job's lines (D1 keeps them). */
   forget(jobId: string): void {
     this.sql.exec("DELETE FROM logs WHERE job_id = ? AND shipped = 1", jobId);
-    this.sql.exec("DELETE FROM logs_pending WHERE job_id = ?", jobId);
+    this.parked.forget(jobId);
     this.sql.exec("DELETE FROM log_state WHERE job_id = ?", jobId);
   }
 }

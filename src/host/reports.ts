@@ -3,7 +3,7 @@ import type { ReportResult, StatusReport } from "./contract";
 import type { Effects } from "./effects";
 import { deployOf, toJob, type JobRow } from "./job-table";
 import type { Lease, LeaseRoom } from "./lease";
-import { secretValues, type IncomingLine } from "./logs";
+import { LogBatchRefused, secretValues, type IncomingLine, type LogLine } from "./logs";
 import { RELAY_AGENT } from "./ssh-runner";
 import { logEvent } from "./stream";
 
@@ -45,7 +45,14 @@ export class Reports {
     const checked = this.checkHolder(row, agentId, attempt);
     if (checked.outcome !== "ok") return checked;
     const held = row!;
-    const released = this.room.logs.append(jobId, held.attempt, lines, secretValues(deployOf(held).env));
+    let released: LogLine[];
+    try {
+      released = this.room.logs.append(jobId, held.attempt, lines, secretValues(deployOf(held).env));
+    } catch (err) {
+      // Refused whole, with nothing written: the agent hears 413 or 422 and drops that batch.
+      if (err instanceof LogBatchRefused) return { outcome: "log_refused", status: err.status, code: err.code, message: err.message };
+      throw err;
+    }
     this.lease.renew(held, now);
     if (released.length) {
       this.room.outbox.armSafetyNet(now);

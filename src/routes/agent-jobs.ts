@@ -38,12 +38,17 @@ const appendLogs = createRoute({
   security: [{ agentToken: [] }],
   middleware: [agentAuth()] as const,
   request: { params: JobIdParam, body: { content: { "application/json": { schema: LogsBody } }, required: true } },
-  responses: { 204: { description: "Stored" }, ...errorResponses(400, 401, 403, 404, 409) },
+  responses: {
+    204: { description: "Stored" },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422),
+  },
 });
 
 /** Maps the host object's verdict on an agent's report to the HTTP answer. */
 async function settle(c: Context<AppEnv>, jobId: string, result: ReportResult) {
   switch (result.outcome) {
+    case "log_refused":
+      throw new ApiError(result.status, result.code, result.message);
     case "ok":
       return result.job;
     case "stale":

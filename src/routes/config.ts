@@ -2,6 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { parseAppsYaml, type AppsConfig } from "../config/apps";
+import { MAX_CONFIG_BYTES } from "../config/fields";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { loadRunningConfig } from "../config/current";
 import { sha256Hex } from "../crypto";
 import { insertConfigVersion } from "../db/queries";
@@ -12,7 +14,8 @@ import { apiAuth } from "../middleware/auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
 
-const MAX_CONFIG_BYTES = 1024 * 1024;
+/** What PUT reads at all; parseAppsYaml refuses anything over MAX_CONFIG_BYTES (1 MiB) with a 422. */
+const MAX_BODY_BYTES = 4 * MAX_CONFIG_BYTES;
 
 const ConfigVersionSchema = z
   .object({
@@ -54,9 +57,9 @@ const putConfig = createRoute({
   middleware: [
     apiAuth,
     bodyLimit({
-      maxSize: MAX_CONFIG_BYTES,
+      maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError(413, "payload_too_large", "apps.yaml is larger than 1 MiB");
+        throw new ApiError(413, "payload_too_large", "apps.yaml is larger than 4 MiB (and may be at most 1 MiB)");
       },
     }),
   ] as const,
@@ -87,26 +90,44 @@ export const configRouter = createRouter()
       );
     }
     const digest = await sha256Hex(yaml);
-    const running = await loadRunningConfig(c.env.DB);
+    // A stored file that today's rules refuse (one stored before a limit existed) must not stop its own replacement.
+    const running = await loadRunningConfig(c.env.DB).catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === "config_invalid") return null;
+      throw err;
+    });
     const summary = { apps: Object.keys(result.config.apps), hosts: Object.keys(result.config.hosts) };
-    if (digest === (await sha256Hex(running.yaml))) {
+    if (running && digest === (await sha256Hex(running.yaml))) {
       return c.json({ version: running.version, sha256: digest, source: running.source, changed: false, ...summary, cancelled_jobs: [] }, 200);
     }
     const stored = await insertConfigVersion(drizzle(c.env.DB), yaml, digest, new Date().toISOString());
-    const cancelled = await dropUnmappedJobs(c.env, running.config, result.config, `cancelled: apps.yaml version ${stored.id} no longer deploys this app to this host`);
+    const reason = `cancelled: apps.yaml version ${stored.id} no longer deploys this app to this host`;
+    const cancelled = running ? await dropUnmappedJobs(c.env, running.config, result.config, reason) : [];
     return c.json({ version: stored.id, sha256: digest, source: "stored" as const, changed: true, ...summary, cancelled_jobs: cancelled }, 200);
   });
 
 /**
- * After a config change, asks every host of the old file to cancel its queued jobs of apps that the
- * new file no longer deploys there. The new version is already stored: should a host not answer, its
- * stale jobs stay queued (and it is logged); cancel them by hand.
+ * After a config change, asks each host that lost an app under the new file to cancel its queued jobs of
+ * apps that the new file no longer deploys there; hosts that lost nothing are not called, and the others
+ * at most 50 at once. The new version is already stored: should a host not answer, its stale jobs stay
+ * queued (and it is logged); cancel them by hand.
  */
 async function dropUnmappedJobs(env: Env, before: AppsConfig, after: AppsConfig, reason: string): Promise<string[]> {
-  const keep = (host: string) => Object.entries(after.apps).filter(([, app]) => app.hosts.includes(host)).map(([name]) => name);
-  const answers = await Promise.allSettled(Object.keys(before.hosts).map((host) => hostQueue(env, host).dropQueuedExcept(keep(host), reason)));
-  for (const answer of answers) {
-    if (answer.status === "rejected") console.warn(JSON.stringify({ level: "warn", msg: "could not cancel a host's unmapped jobs", error: String(answer.reason) }));
-  }
-  return answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value : []));
+  const appsOf = (config: AppsConfig) => {
+    const byHost = new Map<string, string[]>();
+    for (const [name, app] of Object.entries(config.apps)) {
+      for (const host of app.hosts) byHost.set(host, (byHost.get(host) ?? []).concat(name));
+    }
+    return byHost;
+  };
+  const [was, now] = [appsOf(before), appsOf(after)];
+  const losing = Object.keys(before.hosts).filter((host) => (was.get(host) ?? []).some((app) => !(now.get(host) ?? []).includes(app)));
+  const answers = await mapBounded(losing, HOST_CALLS_AT_ONCE, (host) =>
+    hostQueue(env, host)
+      .dropQueuedExcept(now.get(host) ?? [], reason)
+      .catch((error: unknown) => {
+        console.warn(JSON.stringify({ level: "warn", msg: "could not cancel a host's unmapped jobs", host, error: String(error) }));
+        return [] as string[];
+      }),
+  );
+  return answers.flat();
 }

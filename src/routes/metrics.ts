@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { loadRunningConfig } from "../config/current";
 import { deliveryCounts, jobCounts } from "../db/queries";
 import { DISPATCH_BUCKETS } from "../host/counters";
@@ -48,7 +49,11 @@ export const metricsRouter = createRouter().openapi(metricsRoute, async (c) => {
   const [jobs, deliveries, perHost] = await Promise.all([
     jobCounts(db),
     deliveryCounts(db),
-    Promise.all(hosts.map(async (host) => ({ host, state: await hostQueue(c.env, host).state(), metrics: await hostQueue(c.env, host).metrics() }))),
+    // At most 50 hosts at once: a fleet of thousands must not open thousands of calls together.
+    mapBounded(hosts, HOST_CALLS_AT_ONCE, async (host) => {
+      const queue = hostQueue(c.env, host);
+      return { host, state: await queue.state(), metrics: await queue.metrics() };
+    }),
   ]);
 
   const out = new Exposition();

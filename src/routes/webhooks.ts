@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
+import { HOST_CALLS_AT_ONCE, mapBounded } from "../util/bounded";
 import { appsForRepo, tracksRef } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
 import { getDelivery, getJob, insertDelivery, newerQueuedPush, type DeliveryRecord } from "../db/queries";
@@ -66,9 +67,7 @@ function decodeBody(raw: ArrayBuffer, contentType: string | undefined): unknown 
 
 /** Current state of the jobs a delivery named: from their Durable Objects, else from history. */
 async function currentJobs(env: Env, refs: DeliveryRecord["jobs"]): Promise<Job[]> {
-  const found = await Promise.all(
-    refs.map(async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id))),
-  );
+  const found = await mapBounded(refs, HOST_CALLS_AT_ONCE, async ({ id, host }) => (await hostQueue(env, host).getJob(id)) ?? (await getJob(drizzle(env.DB), id)));
   return found.filter((job): job is Job => job !== null);
 }
 
@@ -102,7 +101,7 @@ export const webhooksRouter = createRouter().openapi(
         ref: push?.ref ?? null,
         sha: push && !isDeletion(push) ? push.after : null,
         before: push?.before ?? null,
-        pushedAt: push ? pushTime(push) : null,
+        pushedAt: push ? pushTime(push, now) : null,
         outcome: "ignored",
         ignored: reason,
         jobs: [],
@@ -152,8 +151,13 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`${push.ref} is not tracked by ${apps.map(([name]) => name).join(", ")}`, push);
     }
 
-    const newer = await newerQueuedPush(db, push.repository.full_name, push.ref, push.after, pushTime(push));
-    if (newer) return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
+    const order = { repo: push.repository.full_name, ref: push.ref, before: push.before ?? null, after: push.after, pushedAt: pushTime(push, now), receivedAt: now };
+    const newer = await newerQueuedPush(db, order);
+    if (newer) {
+      // Said out loud: a push that deploys nothing should be visible in the logs, not only in its 202.
+      console.warn(JSON.stringify({ level: "warn", msg: "push ignored as older", delivery_id: deliveryId, ref: push.ref, sha: push.after, newer: newer.sha }));
+      return ignore(`older than ${newer.sha.slice(0, 7)}, already received for ${push.ref}: the newer push wins`, push);
+    }
 
     // One rollout per app: its first wave's jobs are queued before this answers.
     const results = await Promise.all(
@@ -168,7 +172,7 @@ export const webhooksRouter = createRouter().openapi(
       ref: push.ref,
       sha: push.after,
       before: push.before ?? null,
-      pushedAt: pushTime(push),
+      pushedAt: order.pushedAt,
       outcome: "queued",
       ignored: null,
       jobs: jobs.map((job) => ({ id: job.id, host: job.host })),

@@ -21,3 +21,6 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   if (failure) throw (failure as { error: unknown }).error;
   return results;
 }
+
+/** How many host objects one request calls at once (`/v1/hosts`, `/metrics`, a config change). */
+export const HOST_CALLS_AT_ONCE = 50;

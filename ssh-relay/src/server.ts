@@ -55,10 +55,12 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
       if (!isAuthorized(req.headers.authorization)) throw new RelayError("unauthorized", "missing or wrong bearer token");
 
       if (route.name === "cancel") {
+        // Decoded only now, after the token check: a bad % escape from a stranger learns nothing but 401.
+        const jobId = decodeJobId(route.encodedJobId);
         await readBody(req, maxBodyBytes).catch(() => undefined);
-        const controller = deploys.get(route.jobId);
-        if (!controller) throw new RelayError("not_found", `no deploy of job ${route.jobId} is running`);
-        logger.info("deploy cancel requested", { job_id: route.jobId });
+        const controller = deploys.get(jobId);
+        if (!controller) throw new RelayError("not_found", `no deploy of job ${jobId} is running`);
+        logger.info("deploy cancel requested", { job_id: jobId });
         controller.abort();
         return sendJson(res, 200, { cancelled: true });
       }
@@ -161,14 +163,23 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
   }
 }
 
-function routeOf(pathname: string): { name: "exec" | "deploy" | "metrics" | "reachability" } | { name: "cancel"; jobId: string } | null {
+function routeOf(pathname: string): { name: "exec" | "deploy" | "metrics" | "reachability" } | { name: "cancel"; encodedJobId: string } | null {
   if (pathname === "/v1/exec") return { name: "exec" };
   if (pathname === "/v1/reachability") return { name: "reachability" };
   if (pathname === "/v1/deploy") return { name: "deploy" };
   if (pathname === "/v1/metrics") return { name: "metrics" };
   const cancel = CANCEL_PATH.exec(pathname);
-  if (cancel) return { name: "cancel", jobId: decodeURIComponent(cancel[1]!) };
+  if (cancel) return { name: "cancel", encodedJobId: cancel[1]! };
   return null;
+}
+
+/** A job id from the path, percent-decoded; a malformed escape is the caller's mistake (400), not the relay's. */
+function decodeJobId(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new RelayError("invalid_request", "the job id in the path has a malformed % escape");
+  }
 }
 
 /** A failure as an NDJSON `error` line's code and message; unknown errors reveal nothing. */

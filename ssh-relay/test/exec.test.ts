@@ -60,6 +60,16 @@ describe("auth and routes", () => {
     assert.equal((await post(`${relay.url}/v1/nothing`, {})).status, 404);
     assert.equal((await fetch(`${relay.url}/v1/exec`)).status, 405);
   });
+
+  it("checks the token before it reads a cancel path: a bad % escape is 401 without it, 400 with it", async () => {
+    const path = `${relay.url}/v1/deploy/job%E0%A4%A/cancel`;
+    const stranger = await post(path, {}, null);
+    assert.equal(stranger.status, 401);
+    assert.equal(((await stranger.json()) as { error: { code: string } }).error.code, "unauthorized");
+    const caller = await post(path, {});
+    assert.equal(caller.status, 400);
+    assert.deepEqual(await caller.json(), { error: { code: "invalid_request", message: "the job id in the path has a malformed % escape" } });
+  });
 });
 
 describe("POST /v1/exec against a real sshd", () => {

@@ -9,7 +9,7 @@ const REFRESH_MS = 3000;
 /**
  * Every host in apps.yaml: mode, online or not and when it was last seen (an agent's heartbeat, or the
  * ssh-relay's last connection to an ssh host, and since when it cannot reach it), the running job and the
- * queue. Polls /v1/hosts every few seconds while the tab is visible.
+ * queue. Polls the first page of /v1/hosts every few seconds while the tab is visible.
  * @type {import("../app.js").Page}
  */
 export function hostsPage({ main }) {
@@ -52,7 +52,8 @@ export function hostsPage({ main }) {
 
   return poll(async (signal) => {
     try {
-      const { hosts } = await request("/v1/hosts", { signal });
+      // One page (the first 100 hosts): polling every host of a large fleet every few seconds would cost the fleet.
+      const { hosts, next_cursor: more, total } = await request("/v1/hosts", { signal });
       // The running job's app and ref make the row readable; jobs are fetched once each.
       await Promise.all(
         hosts
@@ -61,7 +62,8 @@ export function hostsPage({ main }) {
       );
       if (!problem.querySelector("[role=status]")) replace(problem);
       replace(body, table(hosts, jobs, revoke));
-      updated.textContent = `Updated ${new Date().toLocaleTimeString("en-GB")}; refreshes every ${REFRESH_MS / 1000} s.`;
+      const partial = more ? `Showing the first ${hosts.length} of ${total} hosts (ctl hosts lists them all). ` : "";
+      updated.textContent = `${partial}Updated ${new Date().toLocaleTimeString("en-GB")}; refreshes every ${REFRESH_MS / 1000} s.`;
     } catch (error) {
       if (!signal.aborted) replace(problem, errorBox(error));
     }

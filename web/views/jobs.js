@@ -20,7 +20,7 @@ export async function jobsPage({ main, params, navigate }) {
   const limit = Number(params.get("limit")) || PAGE_SIZE;
 
   const [hosts, apps] = await Promise.all([
-    request("/v1/hosts").then((r) => r.hosts.map((/** @type {any} */ x) => x.name)).catch(() => []),
+    request("/v1/hosts?limit=500").then((r) => r.hosts.map((/** @type {any} */ x) => x.name)).catch(() => []),
     request("/v1/apps").then((r) => r.apps.map((/** @type {any} */ x) => x.name)).catch(() => []),
   ]);
 

@@ -28,7 +28,17 @@ export default defineCommand({
   meta: { name: "hosts", description: "List hosts: mode, online, last heartbeat (agents) or reachability (ssh), queue, running job and agent id.", examples: ["ctl hosts --json"] },
   args: commonArgs,
   async run({ args }) {
-    const { body } = await clientFrom(args).json<{ hosts: Host[] }>("GET", "/v1/hosts");
+    // /v1/hosts answers a page at a time; a person asking for the hosts wants all of them.
+    const client = clientFrom(args);
+    const hosts: Host[] = [];
+    let cursor: string | null = null;
+    do {
+      const path: string = `/v1/hosts?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const { body: page } = await client.json<{ hosts: Host[]; next_cursor: string | null }>("GET", path);
+      hosts.push(...page.hosts);
+      cursor = page.next_cursor;
+    } while (cursor);
+    const body = { hosts };
     if (args.json) return printJson(body);
     process.stdout.write(
       `${table(body.hosts, [

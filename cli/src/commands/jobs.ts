@@ -3,6 +3,10 @@ import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import type { Job } from "../lib/client.ts";
 import { describeGitHub, type GitHubStatus } from "../lib/github.ts";
 import { ago, printJson, shortRef, shortSha, status, table } from "../lib/output.ts";
+import { forOutput } from "../lib/terminal.ts";
+
+/** Text from a job (its ref, its error) as the terminal should show it: control characters visible, not obeyed. */
+const shown = (text: string) => forOutput(text, { tty: process.stdout.isTTY });
 
 const ls = defineCommand({
   meta: { name: "ls", description: "List jobs, newest first.", examples: ["ctl jobs ls --host host-01 --status failed", "ctl jobs ls --app web --limit 5 --json"] },
@@ -23,12 +27,12 @@ const ls = defineCommand({
       `${table(body.jobs, [
         { header: "ID", value: (j) => j.id },
         { header: "APP", value: (j) => j.app },
-        { header: "REF", value: (j) => `${shortRef(j.ref)}@${shortSha(j.sha)}` },
+        { header: "REF", value: (j) => shown(`${shortRef(j.ref)}@${shortSha(j.sha)}`) },
         { header: "HOST", value: (j) => j.host },
         { header: "STATUS", value: (j) => j.status, style: (text, j) => text.replace(j.status, status(j.status)) },
         { header: "TRIGGER", value: (j) => j.trigger },
         { header: "CREATED", value: (j) => ago(j.created_at) },
-        { header: "ERROR", value: (j) => j.error ?? "" },
+        { header: "ERROR", value: (j) => shown(j.error ?? "") },
       ])}\n`,
     );
   },
@@ -49,7 +53,7 @@ const show = defineCommand({
       ["status", status(job.status)],
       ["app", job.app],
       ["repo", job.repo],
-      ["ref", job.ref],
+      ["ref", shown(job.ref)],
       ["sha", job.sha],
       ["host", `${job.host} (${job.mode})`],
       ["attempt", String(job.attempt)],
@@ -59,7 +63,7 @@ const show = defineCommand({
       ["started", job.started_at ?? "-"],
       ["finished", job.finished_at ?? "-"],
       ["exit code", job.exit_code === null ? "-" : String(job.exit_code)],
-      ["error", job.error ?? "-"],
+      ["error", shown(job.error ?? "-")],
       ...(github ? [["github", describeGitHub(github)] as [string, string]] : []),
     ];
     process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n")}\n`);

@@ -14,13 +14,14 @@ export default defineCommand({
     ...commonArgs,
     job: { type: "positional", description: "job id", required: false },
     follow: { type: "boolean", alias: "f", description: "follow live lines until the job ends", default: false },
+    raw: { type: "boolean", description: "write control characters (ESC…) as they are; by default a terminal shows them as \\x1b", default: false },
   },
   async run({ args }) {
     const id = requireArg(args.job, "job id");
     const client = clientFrom(args);
     if (args.follow) {
       const { body: job } = await client.json<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`);
-      process.exitCode = await watchJob(client, job, { json: args.json });
+      process.exitCode = await watchJob(client, job, { json: args.json, raw: args.raw });
       return;
     }
     let after = 0;
@@ -29,7 +30,7 @@ export default defineCommand({
         "GET",
         `/v1/jobs/${encodeURIComponent(id)}/logs?after=${after}&limit=1000`,
       );
-      for (const line of body.lines) args.json ? process.stdout.write(`${JSON.stringify(line)}\n`) : printLine(line);
+      for (const line of body.lines) args.json ? process.stdout.write(`${JSON.stringify(line)}\n`) : printLine(line, { raw: args.raw });
       if (body.next_after === null) break;
       after = body.next_after;
     }

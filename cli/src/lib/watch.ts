@@ -3,9 +3,12 @@ import type { Client, Job } from "./client.ts";
 import { FINISHED } from "./client.ts";
 import { followJob, type LogLine } from "./follow.ts";
 import { color, status } from "./output.ts";
+import { forOutput } from "./terminal.ts";
 
-export function printLine(line: LogLine): void {
-  const text = line.stream === "stderr" ? color.red(line.text) : line.stream === "system" ? color.dim(line.text) : line.text;
+/** Prints one log line; its control characters are shown, not obeyed, on a terminal unless `raw`. */
+export function printLine(line: LogLine, { raw = false } = {}): void {
+  const safe = forOutput(line.text, { tty: process.stdout.isTTY, raw });
+  const text = line.stream === "stderr" ? color.red(safe) : line.stream === "system" ? color.dim(safe) : safe;
   process.stdout.write(`${text}\n`);
 }
 
@@ -25,7 +28,7 @@ async function confirm(question: string): Promise<boolean> {
  * cancel the job (it goes on following until the job ends) or just to stop watching.
  * Exit code: 0 only when the job succeeded.
  */
-export async function watchJob(client: Client, job: Job, { json = false } = {}): Promise<number> {
+export async function watchJob(client: Client, job: Job, { json = false, raw = false } = {}): Promise<number> {
   const abort = new AbortController();
   let asking = false;
   const onSigint = async () => {
@@ -50,7 +53,7 @@ export async function watchJob(client: Client, job: Job, { json = false } = {}):
       client,
       job.id,
       {
-        onLog: (line) => (json ? process.stdout.write(`${JSON.stringify({ type: "log", ...line })}\n`) : printLine(line)),
+        onLog: (line) => (json ? process.stdout.write(`${JSON.stringify({ type: "log", ...line })}\n`) : printLine(line, { raw })),
         onStatus: (current) => {
           if (!json && current.status !== last) process.stderr.write(color.dim(`job ${current.id}: ${current.status}\n`));
           last = current.status;
@@ -62,7 +65,10 @@ export async function watchJob(client: Client, job: Job, { json = false } = {}):
     if (!final) return 130;
     const done = FINISHED.includes(final.status) ? final : (await client.json<Job>("GET", `/v1/jobs/${job.id}`)).body;
     if (json) process.stdout.write(`${JSON.stringify({ type: "result", job: done })}\n`);
-    else process.stderr.write(`job ${done.id} ${status(done.status)}${done.error ? `: ${done.error}` : ""}\n`);
+    else {
+      const error = done.error ? `: ${forOutput(done.error, { tty: process.stderr.isTTY, raw })}` : "";
+      process.stderr.write(`job ${done.id} ${status(done.status)}${error}\n`);
+    }
     return done.status === "succeeded" ? 0 : 1;
   } finally {
     process.off("SIGINT", onSigint);
