@@ -99,6 +99,20 @@ describe("status reports and leases", () => {
     expect(res.body).toMatchObject({ status: "failed", exit_code: 3, error: "health check: /up answered 503" });
   });
 
+  it("redacts the deploy's secret env values from a job's error, as from its log", async () => {
+    await drain("host-01");
+    const agent = await scriptedAgent("host-01");
+    await push();
+    const job = await takeJob(agent);
+    const error = "docker run: invalid env API_TOKEN=tok-very-secret-123 DB_PASSWORD=hunter2hunter2";
+    const res = await agent.status(job.id, { status: "failed", exit_code: 125, error });
+    expect(res.body.error).toBe("docker run: invalid env API_TOKEN=*** DB_PASSWORD=***");
+    await settleHistory("host-01");
+    const stored = (await callJson(`/v1/jobs/${job.id}`)).body;
+    expect(stored.error).toBe("docker run: invalid env API_TOKEN=*** DB_PASSWORD=***");
+    expect(JSON.stringify(stored)).not.toContain("hunter2hunter2");
+  });
+
   it("renews the lease on heartbeats, then requeues on expiry while retries allow, then fails with lease_expired", async () => {
     await drain("host-01");
     const agent = await scriptedAgent("host-01");
