@@ -75,10 +75,8 @@ export class AppState extends DurableObject<Env> {
   /** Hosts' job transitions of this app (at least once, in order per job). */
   async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
     await this.commit((fx, now) => {
-      for (const job of snapshots) {
-        this.engine.jobChanged(fx, job, now);
-        this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
-      }
+      this.engine.jobsChanged(fx, snapshots, now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
     });
   }
 

@@ -76,27 +76,35 @@ export class RolloutEngine {
     return this.table.get(input.id)!;
   }
 
-  /** A host's job of this app changed: records the live release and moves the rollouts it belongs to. */
-  jobChanged(fx: AppEffects, job: JobSnapshot, now: number): void {
-    if (job.status === "succeeded" && job.finished_at) {
-      this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
+  /**
+   * Hosts' jobs of this app changed: records the live releases, then moves each rollout they belong
+   * to once (a wave of a hundred hosts answering together costs one pass, not a hundred).
+   */
+  jobsChanged(fx: AppEffects, jobs: JobSnapshot[], now: number): void {
+    const touched = new Set<string>();
+    for (const job of jobs) {
+      if (job.status === "succeeded" && job.finished_at) {
+        this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
+      }
+      for (const row of this.table.hostsOfJob(job.id, job.rollout_id, job.host)) {
+        if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward
+        if (row.job_id === job.id && row.state === job.status) continue; // a repeat changes nothing
+        this.table.setHost(row.rollout_id, row.host, { job_id: job.id, state: job.status, error: job.error });
+        touched.add(row.rollout_id);
+      }
     }
-    for (const row of this.table.hostsOfJob(job.id, job.rollout_id, job.host)) {
-      if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward
-      if (row.job_id === job.id && row.state === job.status) continue; // a repeat changes nothing
-      this.table.setHost(row.rollout_id, row.host, { job_id: job.id, state: job.status, error: job.error });
-      fx.changed.add(row.rollout_id);
-      const rollout = this.table.get(row.rollout_id);
+    for (const id of touched) {
+      fx.changed.add(id);
+      const rollout = this.table.get(id);
       if (rollout) this.advance(fx, rollout, now);
     }
   }
 
   /** The jobs a wave's dispatch got from the hosts (at least once: a repeat changes nothing). */
   recordJobs(fx: AppEffects, rolloutId: string, jobs: JobSnapshot[], now: number): void {
-    for (const job of jobs) this.jobChanged(fx, { ...job, rollout_id: rolloutId }, now);
-    if (this.table.hosts(rolloutId).every((h) => h.job_id !== null || h.state !== "pending" || h.wave !== this.table.get(rolloutId)?.wave)) {
-      this.schedule.clear("dispatch", rolloutId);
-    }
+    this.jobsChanged(fx, jobs.map((job) => ({ ...job, rollout_id: rolloutId })), now);
+    const row = this.table.get(rolloutId);
+    if (!row || this.table.hosts(rolloutId, row.wave).every((h) => h.job_id !== null || h.state !== "pending")) this.schedule.clear("dispatch", rolloutId);
   }
 
   pause(fx: AppEffects, row: RolloutRow): boolean {
