@@ -3,6 +3,7 @@ import { apiHeaders } from "./middleware/api-headers";
 import { requestLog } from "./middleware/request-log";
 import { createRouter } from "./openapi";
 import { agentsRouter } from "./routes/agents";
+import { enrollTokensRouter } from "./routes/enroll-tokens";
 import { appsRouter } from "./routes/apps";
 import { configRouter } from "./routes/config";
 import { dashboardApiRouter } from "./routes/dashboard-api";
@@ -36,12 +37,13 @@ app.openAPIRegistry.registerComponent("securitySchemes", "agentToken", {
 app.openAPIRegistry.registerComponent("securitySchemes", "enrollToken", {
   type: "http",
   scheme: "bearer",
-  description: "AGENT_ENROLL_TOKEN",
+  description: "AGENT_ENROLL_TOKEN, or a host-bound enrollment token from POST /v1/agents/enroll-tokens",
 });
 
 app.route("/", healthRouter);
 app.route("/", webhooksRouter);
 app.route("/", agentsRouter);
+app.route("/", enrollTokensRouter);
 app.route("/", jobsRouter);
 app.route("/", agentJobsRouter);
 app.route("/", logsRouter);

@@ -40,5 +40,7 @@ export interface AppEnv {
     requestId: string;
     /** Set by the agent auth middleware once the agent token is verified. */
     agent?: { id: string; hostname: string };
+    /** Set by the enroll auth middleware when a host-bound enrollment token was presented. */
+    enrollToken?: { hash: string; host: string; singleUse: boolean };
   };
 }

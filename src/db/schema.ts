@@ -129,3 +129,16 @@ export const rollouts = sqliteTable(
     index("rollouts_status_idx").on(t.status, t.created_at),
   ],
 );
+
+/**
+ * Host-bound enrollment tokens: each lets one machine register as one host. Only the SHA-256 of a
+ * token is kept; `used_at` is set when a single-use token is spent.
+ */
+export const enrollTokens = sqliteTable("enroll_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  host: text("host").notNull(),
+  createdAt: text("created_at").notNull(),
+  expiresAt: text("expires_at").notNull(),
+  singleUse: integer("single_use", { mode: "boolean" }).notNull(),
+  usedAt: text("used_at"),
+});

@@ -4,7 +4,9 @@ import { newToken, sha256Hex } from "../crypto";
 import { getAgent, insertAgent, revokeAgent } from "../db/queries";
 import { ApiError, REVOKED_MESSAGE } from "../errors";
 import { agentAuth, forgetAgent } from "../middleware/agent-auth";
-import { apiAuth, auth } from "../middleware/auth";
+import { apiAuth } from "../middleware/auth";
+import { enrollAuth } from "../middleware/enroll-auth";
+import { consumeEnrollToken } from "../db/enroll-tokens";
 import { hostQueue } from "../host/stub";
 import { createRouter } from "../openapi";
 import {
@@ -25,9 +27,12 @@ const register = createRoute({
   method: "post",
   path: "/v1/agents/register",
   tags: ["agents"],
-  summary: "Register an agent with the enroll token",
+  summary: "Register an agent with the enroll token or a host-bound enrollment token",
+  description:
+    "A host-bound token (`POST /v1/agents/enroll-tokens`) registers only its own host (403 otherwise, nothing stored); " +
+    "expired or already-spent tokens answer 401.",
   security: [{ enrollToken: [] }],
-  middleware: [auth({ tokens: (env) => env.AGENT_ENROLL_TOKEN, realm: "deploybot-enroll" })] as const,
+  middleware: [enrollAuth] as const,
   request: { body: { content: { "application/json": { schema: RegisterBody } }, required: true } },
   responses: {
     201: { description: "Registered; keep the token, it is shown once", content: { "application/json": { schema: RegisterResponse } } },
@@ -74,9 +79,13 @@ export const agentsRouter = createRouter()
   .openapi(register, async (c) => {
     const { hostname, version, previous_agent_id: previousId } = c.req.valid("json");
     const db = drizzle(c.env.DB);
+    const bound = c.get("enrollToken");
+    if (bound && bound.host !== hostname) {
+      throw new ApiError(403, "enroll_token_host_mismatch", `this enrollment token registers host ${bound.host} only`);
+    }
+    const previous = previousId ? await getAgent(db, previousId) : null;
     if (previousId) {
       // The same machine lost its state file: whatever its old identity was running cannot finish.
-      const previous = await getAgent(db, previousId);
       if (previous && previous.hostname !== hostname) {
         throw new ApiError(422, "previous_agent_mismatch", `agent ${previousId} belongs to host ${previous.hostname}, not ${hostname}`);
       }
@@ -84,8 +93,12 @@ export const agentsRouter = createRouter()
         // An agent that re-registers on its own after a revocation would undo it: that takes a person.
         throw new ApiError(403, "agent_revoked", `agent ${previousId} was revoked; to register this machine again, delete the agent's state file first`);
       }
-      if (previous) await hostQueue(c.env, hostname).agentRestarted(previousId);
     }
+    // Spent before anything is stored: of two registrations racing with one token, one wins.
+    if (bound?.singleUse && !(await consumeEnrollToken(db, bound.hash, new Date().toISOString()))) {
+      throw new ApiError(401, "unauthorized", "enrollment token already used");
+    }
+    if (previousId && previous) await hostQueue(c.env, hostname).agentRestarted(previousId);
     const agentId = crypto.randomUUID();
     // The token carries the agent id so job routes can find the agent; only its hash is stored.
     const token = `${agentId}.${newToken("dbt")}`;
