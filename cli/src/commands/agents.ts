@@ -1,6 +1,7 @@
 import { command as defineCommand } from "../lib/command.ts";
 import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
 import { printJson } from "../lib/output.ts";
+import { CliError } from "../lib/errors.ts";
 
 interface Revoked {
   agent_id: string;
@@ -28,7 +29,45 @@ const revoke = defineCommand({
   },
 });
 
+interface EnrollToken {
+  token: string;
+  host: string;
+  expires_at: string;
+  single_use: boolean;
+}
+
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "1h", "7d" in seconds. */
+export function parseTtl(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match || Number(match[1]) === 0) throw new CliError(`--ttl must look like 90s, 15m, 1h or 7d, not "${text}"`, 2);
+  return Number(match[1]) * UNIT_S[match[2] || "s"]!;
+}
+
+const enrollToken = defineCommand({
+  meta: {
+    name: "enroll-token",
+    description: "Issue an enrollment token that registers one host only (single use unless --reusable; 1h unless --ttl). It is shown once.",
+    examples: ["ctl agents enroll-token --host host-01", "ctl agents enroll-token --host host-01 --ttl 1d --reusable"],
+  },
+  args: {
+    ...commonArgs,
+    host: { type: "string", description: "the host from apps.yaml it registers" },
+    ttl: { type: "string", description: "how long it stays valid: 90s, 15m, 1h (default), 7d (at most)" },
+    reusable: { type: "boolean", description: "let several registrations use it until it expires", default: false },
+  },
+  async run({ args }) {
+    const host = requireArg(args.host, "--host");
+    const request = { host, single_use: !args.reusable, ...(args.ttl ? { ttl_s: parseTtl(args.ttl) } : {}) };
+    const { body } = await clientFrom(args).json<EnrollToken>("POST", "/v1/agents/enroll-tokens", request);
+    if (args.json) return printJson(body);
+    const use = body.single_use ? "once" : "any number of times";
+    process.stdout.write(`${body.token}\nregisters host ${body.host} ${use}, until ${body.expires_at}; it is shown only now\n`);
+  },
+});
+
 export default defineCommand({
   meta: { name: "agents", description: "Manage agents." },
-  subCommands: { revoke },
+  subCommands: { revoke, "enroll-token": enrollToken },
 });
