@@ -8,7 +8,7 @@ import { endEvent, logEvent, statusEvent, toSse, type StreamEvent } from "../hos
 import { appState } from "../app/stub";
 import { findJob, hostQueue } from "../host/stub";
 import { appOfRolloutId } from "../schemas/rollouts";
-import { auth } from "../middleware/auth";
+import { streamAuth } from "../middleware/stream-auth";
 import { createRouter } from "../openapi";
 import { errorResponses } from "../schemas/common";
 import { FINISHED_STATUSES, type Job } from "../schemas/jobs";
@@ -20,7 +20,8 @@ const StreamQuery = z.object({
   job_id: z.string().min(1).max(128).optional(),
   host: z.string().min(1).max(64).optional(),
   rollout_id: z.string().min(1).max(128).optional().openapi({ description: "a rollout's `rollout` events: one per change (every wave start and end), then `end`" }),
-  access_token: z.string().optional().openapi({ description: "for browsers' EventSource, which cannot send headers" }),
+  ticket: z.string().max(512).optional().openapi({ description: "a stream ticket (POST /v1/logs/tickets) for this job or rollout: for browsers' EventSource, which cannot send headers" }),
+  access_token: z.string().optional().openapi({ description: "the API token, for compatibility; prefer `ticket`, since URLs land in request logs" }),
   last_event_id: z.coerce.number().int().min(0).optional().openapi({ description: "same as the Last-Event-ID header" }),
 });
 
@@ -34,11 +35,11 @@ const streamRoute = createRoute({
     "With `rollout_id`: `rollout` (data: Rollout) at every change, and `end` when it finished. " +
     "History comes first, then live lines. Reconnect with Last-Event-ID to resume with no gap and no duplicate.",
   security: [{ apiToken: [] }],
-  middleware: [auth({ tokens: (env) => env.DEPLOYBOT_API_TOKENS, allowQueryToken: true })] as const,
+  middleware: [streamAuth] as const,
   request: { query: StreamQuery },
   responses: {
     200: { description: "text/event-stream", content: { "text/event-stream": { schema: z.string() } } },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(400, 401, 403, 404),
   },
 });
 
