@@ -1,15 +1,17 @@
 // @ts-check
 /**
  * A live stream over server-sent events: a job's log and status (`job_id`), or a rollout's changes
- * (`rollout_id`). EventSource cannot send headers, so the token goes in
- * `access_token` (the page is served with Referrer-Policy: no-referrer, and the controller never
- * logs query strings). After a dropped connection EventSource reconnects by itself and sends
+ * (`rollout_id`). EventSource cannot send headers, so each connection first asks for a stream
+ * ticket (POST /v1/logs/tickets: good for this one job or rollout, for a minute) and puts that in
+ * the URL, never the API token: URLs land in Cloudflare's request logs, Logpush and proxies. After a dropped connection EventSource reconnects by itself and sends
  * Last-Event-ID, so the controller resumes after the last line seen; when the browser gives up (an
  * HTTP error while the controller restarts) the stream is opened again with `last_event_id`. Every
  * `log` event's id is its line's position, increasing along a job's log: a line at or below the
  * last id seen is a repeat and is dropped. A rollout's events carry the whole rollout each time, so
  * a repeat does no harm.
  */
+
+import { request } from "./api.js";
 
 /**
  * @typedef {{ job_id: string, attempt: number, seq: number, ts: string, stream: string, text: string }} LogLine
@@ -72,11 +74,21 @@ export class LiveStream {
 
   open() {
     const { subject, token } = this.options;
-    const params = new URLSearchParams({ ...subject, access_token: token });
+    this.state(this.lastId > 0 ? "reconnecting" : "connecting");
+    request("/v1/logs/tickets", { method: "POST", body: subject, token }).then(
+      (/** @type {{ ticket: string }} */ { ticket }) => {
+        if (!this.stopped) this.connect(ticket);
+      },
+      () => this.reopenLater(),
+    );
+  }
+
+  /** Opens the EventSource with a fresh ticket. @param {string} ticket */
+  connect(ticket) {
+    const params = new URLSearchParams({ ...this.options.subject, ticket });
     if (this.lastId > 0) params.set("last_event_id", String(this.lastId));
     const source = new EventSource(`/v1/logs/stream?${params}`);
     this.source = source;
-    this.state(this.lastId > 0 ? "reconnecting" : "connecting");
 
     source.addEventListener("open", () => {
       this.reopenDelay = 1000;
@@ -105,15 +117,21 @@ export class LiveStream {
         this.state("reconnecting"); // the browser retries on its own, with Last-Event-ID
         return;
       }
-      // CLOSED: the browser gave up. Ask the API whether to go on (a refused token stops here).
+      // CLOSED: the browser gave up (or its ticket expired). Ask the API whether to go on (a refused token stops here).
       source.close();
-      this.state("reconnecting");
-      this.timer = setTimeout(async () => {
-        if (this.stopped) return;
-        const goOn = this.options.check ? await this.options.check().catch(() => true) : true;
-        if (goOn && !this.stopped) this.open();
-      }, this.reopenDelay);
-      this.reopenDelay = Math.min(this.reopenDelay * 2, 15_000);
+      this.reopenLater();
     });
+  }
+
+  /** Opens the stream again after a growing pause, with a new ticket, unless `check` says to stop. */
+  reopenLater() {
+    if (this.stopped) return;
+    this.state("reconnecting");
+    this.timer = setTimeout(async () => {
+      if (this.stopped) return;
+      const goOn = this.options.check ? await this.options.check().catch(() => true) : true;
+      if (goOn && !this.stopped) this.open();
+    }, this.reopenDelay);
+    this.reopenDelay = Math.min(this.reopenDelay * 2, 15_000);
   }
 }
