@@ -35,7 +35,7 @@ async function until<T>(what: string, check: () => Promise<T>, ms = 30_000): Pro
  * A scripted agent per host that runs every job it is given (running, then succeeded) and counts
  * them by id, riding out a controller that goes away (its calls fail; it polls again).
  */
-function fleet(hosts: string[], gate: Promise<void> = Promise.resolve()) {
+function fleet(hosts: string[], { gate = Promise.resolve(), deployMs = 0 }: { gate?: Promise<void>; deployMs?: number } = {}) {
   const runs = new Map<string, string[]>(hosts.map((h) => [h, []]));
   let stop = false;
   const loops = hosts.map(async (host) => {
@@ -52,6 +52,7 @@ function fleet(hosts: string[], gate: Promise<void> = Promise.resolve()) {
       runs.get(host)!.push(job.id);
       // As the real agent does: a report is sent again until the controller answers it.
       for (const report of [{ status: "running" }, { status: "succeeded", exit_code: 0 }]) {
+        if (report.status === "succeeded") await sleep(deployMs); // the deploy itself
         while (!stop && ((await agent.status(job.id, { ...report, attempt: job.attempt }).catch(() => null))?.status ?? 503) >= 500) await sleep(200);
       }
     }
@@ -74,12 +75,13 @@ it("the controller killed (kill -9) mid-rollout: it carries on after the restart
   await report.verify(
     {
       title: "Controller killed mid-rollout",
-      did: "A rollout of one app to 4 hosts, one host per wave, with scripted agents; kill -9 of wrangler dev and workerd once the second wave had started, then started again on the same state.",
+      did: "A rollout of one app to 4 hosts, one host per wave, with scripted agents whose deploys take 1.5 s; kill -9 of wrangler dev and workerd once the second wave had started, then started again on the same state.",
       must: "The rollout finishes succeeded after the restart; every host ran exactly one job of it; no wave started twice.",
     },
     async () => {
       const hosts = ["k-01", "k-02", "k-03", "k-04"];
-      const agents = fleet(hosts);
+      // Each deploy takes 1.5 s, so the crash lands while the second wave runs.
+      const agents = fleet(hosts, { deployMs: 1_500 });
       const push = await json(await sendPush(controller, { repo: "acme/killed", ref: "refs/heads/main", sha: sha(1) }));
       const id = push.rollouts[0].id;
       await until("the second wave to start", async () => (await rollout(id)).waves[1].status === "running");
@@ -109,7 +111,7 @@ it("D1 failing mid-rollout: the rollout goes on, and history catches up", async 
     async () => {
       const hosts = ["d-01", "d-02", "d-03", "d-04"];
       let open = () => {};
-      const agents = fleet(hosts, new Promise<void>((resolve) => (open = resolve)));
+      const agents = fleet(hosts, { gate: new Promise<void>((resolve) => (open = resolve)) });
       await until("every agent online", async () => (await json(await api(controller, "/v1/hosts"))).hosts.filter((h: any) => hosts.includes(h.name) && h.online).length === 4);
       const push = await json(await sendPush(controller, { repo: "acme/dark", ref: "refs/heads/main", sha: sha(2) }));
       const id: string = push.rollouts[0].id;
