@@ -20,7 +20,10 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
 
 /** A random token: 32 bytes, base64url, with a readable prefix. */
 export function newToken(prefix: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  return `${prefix}_${b64}`;
+  return `${prefix}_${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
+
+/** Unpadded base64url of bytes. */
+export function base64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

@@ -1,3 +1,5 @@
+import { base64url } from "./crypto";
+
 /**
  * Stream tickets: short-lived, stateless permissions to open one job's or one rollout's
  * live stream, for URLs (EventSource cannot send headers). A ticket is its scope and expiry,
@@ -14,10 +16,6 @@ export interface TicketScope {
 
 const encoder = new TextEncoder();
 const DERIVATION_LABEL = "deploybot stream ticket v1";
-
-function b64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 function fromB64url(text: string): Uint8Array | null {
   try {
@@ -39,7 +37,7 @@ export async function issueTicket(apiTokens: string, scope: TicketScope, nowMs =
   const exp = Math.floor(nowMs / 1000) + TICKET_TTL_S;
   const payload = encoder.encode(JSON.stringify({ k: scope.kind, id: scope.id, exp }));
   const sig = new Uint8Array(await crypto.subtle.sign("HMAC", await ticketKey(apiTokens), payload));
-  return { ticket: `${b64url(payload)}.${b64url(sig)}`, expires_at: new Date(exp * 1000).toISOString() };
+  return { ticket: `${base64url(payload)}.${base64url(sig)}`, expires_at: new Date(exp * 1000).toISOString() };
 }
 
 export type TicketCheck = { ok: true; scope: TicketScope } | { ok: false; reason: "invalid" | "expired" };
