@@ -129,6 +129,23 @@ describe("jobs and hosts", () => {
 });
 
 describe("agents", () => {
+  it("issues a host-bound enrollment token that registers that host once", async () => {
+    const issued = await ctl(["agents", "enroll-token", "--host", "cli-01", "--json"]);
+    expect(issued.code).toBe(0);
+    const token = JSON.parse(issued.stdout) as { token: string; host: string; single_use: boolean };
+    expect(token).toMatchObject({ host: "cli-01", single_use: true });
+    const register = (hostname: string) =>
+      fetch(`${controller.url}/v1/agents/register`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ hostname, version: "cli-test" }),
+      });
+    expect((await register("cli-02")).status).toBe(403);
+    expect((await register("cli-01")).status).toBe(201);
+    expect((await register("cli-01")).status).toBe(401);
+    expect((await ctl(["agents", "enroll-token", "--host", "nope"])).code).toBe(1);
+  });
+
   it("revokes an agent: ends its job, refuses its token, and says how it comes back", async () => {
     const agent = await ScriptedAgent.register(controller, "cli-02");
     const deploying = ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-02", "--sha", sha(9), "--wait"]);
