@@ -23,6 +23,8 @@ interface Sample {
   minute: number;
   total: number;
   by: Record<string, number>;
+  /** CPU time the group's processes have used so far, in seconds (absent in runs recorded before it was sampled). */
+  cpu?: number;
 }
 interface SoakResult {
   dir: string;
@@ -52,15 +54,18 @@ function devVars(dir: string): Record<string, string> {
   return vars;
 }
 
-/** Resident memory of every process in the group, in bytes, by command name. */
+/** Resident memory of every process in the group, in bytes, by command name, and the group's CPU time. */
 function memory(pgid: number, minute: number): Sample {
-  const out = spawnSync("ps", ["-eo", "pgid=,rss=,comm="], { encoding: "utf8" }).stdout;
+  const out = spawnSync("ps", ["-eo", "pgid=,rss=,times=,comm="], { encoding: "utf8" }).stdout;
   const by: Record<string, number> = {};
+  let cpu = 0;
   for (const line of out.trim().split("\n")) {
-    const [group, rss, comm] = line.trim().split(/\s+/, 3);
-    if (Number(group) === pgid && comm) by[comm] = (by[comm] ?? 0) + Number(rss) * 1024;
+    const [group, rss, seconds, comm] = line.trim().split(/\s+/, 4);
+    if (Number(group) !== pgid || !comm) continue;
+    by[comm] = (by[comm] ?? 0) + Number(rss) * 1024;
+    cpu += Number(seconds);
   }
-  return { minute, total: Object.values(by).reduce((a, b) => a + b, 0), by };
+  return { minute, total: Object.values(by).reduce((a, b) => a + b, 0), by, cpu };
 }
 
 async function run(dir: string, port: number, minutes: number, outFile: string) {
@@ -206,6 +211,7 @@ function report(runs: Array<[string, SoakResult]>): string {
     `| growth over the run, minute 1 → last (≤ 50 MiB) | ${rows((r) => `**${(mib(last(r)) - mib(first(r))).toFixed(0)} MiB**`)} |`,
     `| growth from idle to the last sample | ${rows((r) => `${(mib(last(r)) - mib(r.idle.total)).toFixed(0)} MiB`)} |`,
     `| RSS once the load stopped | ${rows((r) => `${mib(r.after.total).toFixed(0)} MiB (${procs(r.after)})`)} |`,
+    `| CPU time of the process group, minute 1 → last | ${rows((r) => (r.samples[0]?.cpu === undefined ? "not sampled" : `${(r.samples.at(-1)!.cpu! - r.samples[0].cpu).toFixed(0)} s`))} |`,
     `| requests / failed (0) | ${rows((r) => `${r.requests} / **${r.failures}**`)} |`,
     `| jobs created / handed to an agent / handed out twice (0) | ${rows((r) => `${r.jobsCreated} / ${r.jobsHandedOut} / **${r.handedOutTwice}**`)} |`,
     `| jobs at the end, by status | ${rows((r) => Object.entries(r.jobsEnded).map(([k, v]) => `${k} ${v}`).join(", "))} |`,

@@ -22,6 +22,17 @@ export const STATE_DIR = ".wrangler/state";
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
 
 /**
+ * V8's settings for the controller's workerd. Each request leaves objects behind in the isolates it crossed
+ * (Miniflare's entry and assets workers, ours, D1's) that own memory outside V8's heap, in workerd's malloc;
+ * V8 does not count it, so with live heaps of a few MiB it rarely runs the full collection that would free
+ * it, and workerd grew ~17 MiB a minute under the soak. `--gc-global` makes every collection a full one,
+ * which frees that memory as it goes (the soak: flat, for about 10% more CPU; BENCHMARKS.md, "npm start for
+ * 30 minutes"). A young generation of 1 MiB a semi-space (default 16) keeps those collections frequent and
+ * each isolate's young generation small.
+ */
+export const WORKERD_V8_FLAGS = "--max-semi-space-size=1 --gc-global";
+
+/**
  * Bundles the Worker exactly as `wrangler deploy` would (`--dry-run --outdir`) into `outdir`, then has
  * Miniflare (in a child process, so none of it stays resident here) write workerd's configuration for it:
  * `outdir/workerd.capnp` and the workerd binary's path in `outdir/workerd.bin`. Throws with the output on failure.
@@ -35,10 +46,8 @@ export function prepareWorker(config, outdir) {
   mkdirSync(tmp, { recursive: true });
   const capture = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--capture", config, outdir], {
     encoding: "utf8",
-    // V8's young generation capped at 1 MiB a semi-space (default 16): workerd's RSS under steady load levels
-    // off about 100 MiB lower (a bare Worker after 50,000 requests: ~300 MiB instead of ~420). It is written
-    // into the configuration as its v8Flags.
-    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: process.env.DEPLOYBOT_WORKERD_V8_FLAGS ?? "--max-semi-space-size=1" },
+    // Written into the configuration as workerd's v8Flags (DEPLOYBOT_WORKERD_V8_FLAGS replaces them).
+    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: process.env.DEPLOYBOT_WORKERD_V8_FLAGS ?? WORKERD_V8_FLAGS },
   });
   if (capture.signal !== "SIGKILL" || !existsSync(join(outdir, "workerd.capnp"))) {
     throw new Error(`preparing workerd's configuration failed:\n${capture.stdout}${capture.stderr}`);
@@ -59,7 +68,15 @@ export async function runWorker({ outdir, host = "127.0.0.1", port, logFile }) {
   });
   await new Promise((r) => loopback.listen(0, "127.0.0.1", r));
   loopback.unref();
-  const args = ["serve", "--binary", "--experimental", `--socket-addr=entry=${host}:${port}`, `--external-addr=loopback=127.0.0.1:${loopback.address().port}`, "-"];
+  const args = ["serve", "--binary", "--experimental", `--socket-addr=entry=${host}:${port}`, `--external-addr=loopback=127.0.0.1:${loopback.address().port}`];
+  // For diagnosis only (off by default): DEPLOYBOT_WORKERD_INSPECTOR=127.0.0.1:9229 opens workerd's inspector
+  // there (heap snapshots of each isolate). Whoever reaches that address can run code in the Worker: loopback only.
+  const inspector = process.env.DEPLOYBOT_WORKERD_INSPECTOR;
+  if (inspector && !/^127\.0\.0\.1:\d{1,5}$/.test(inspector)) {
+    throw new Error(`DEPLOYBOT_WORKERD_INSPECTOR must be 127.0.0.1:PORT (the inspector runs code in the Worker), not ${JSON.stringify(inspector)}`);
+  }
+  if (inspector) args.push(`--inspector-addr=${inspector}`);
+  args.push("-");
   const workerd = spawn(readFileSync(join(outdir, "workerd.bin"), "utf8"), args, {
     stdio: [openSync(join(outdir, "workerd.capnp"), "r"), "pipe", "pipe"],
   });
