@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { summary } from "./lib.ts";
 
 const AGENTS = Number(process.env.SOAK_AGENTS ?? 100);
 const HOSTS = Number(process.env.SOAK_HOSTS ?? 20);
@@ -39,6 +40,8 @@ interface SoakResult {
   jobsHandedOut: number;
   handedOutTwice: number;
   jobsEnded: Record<string, number>;
+  /** How long each dashboard read (GET /v1/hosts) took, in ms (absent in runs recorded before it was). */
+  dashboardMs?: number[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,9 +138,12 @@ async function run(dir: string, port: number, minutes: number, outFile: string) 
       }
     };
     const loops = agents.map(agentLoop);
+    const dashboardMs: number[] = [];
     const dashboard = (async () => {
       while (running) {
+        const t0 = performance.now();
         await call("/v1/hosts");
+        dashboardMs.push(performance.now() - t0);
         await sleep(DASHBOARD_EVERY_MS);
       }
     })();
@@ -183,7 +189,7 @@ async function run(dir: string, port: number, minutes: number, outFile: string) 
     const result: SoakResult = {
       dir, minutes, idle, samples, after, requests, failures, failureExamples,
       jobsCreated: created.size, jobsHandedOut: handedOut.size,
-      handedOutTwice: [...handedOut.values()].filter((n) => n > 1).length, jobsEnded,
+      handedOutTwice: [...handedOut.values()].filter((n) => n > 1).length, jobsEnded, dashboardMs,
     };
     writeFileSync(outFile, JSON.stringify(result, null, 2));
     console.log(`${dir}: done, ${outFile}`);
@@ -212,6 +218,7 @@ function report(runs: Array<[string, SoakResult]>): string {
     `| growth from idle to the last sample | ${rows((r) => `${(mib(last(r)) - mib(r.idle.total)).toFixed(0)} MiB`)} |`,
     `| RSS once the load stopped | ${rows((r) => `${mib(r.after.total).toFixed(0)} MiB (${procs(r.after)})`)} |`,
     `| CPU time of the process group, minute 1 → last | ${rows((r) => (r.samples[0]?.cpu === undefined ? "not sampled" : `${(r.samples.at(-1)!.cpu! - r.samples[0].cpu).toFixed(0)} s`))} |`,
+    `| dashboard read (GET /v1/hosts) p50 / p99 | ${rows((r) => (r.dashboardMs ? `${summary(r.dashboardMs).p50.toFixed(0)} / ${summary(r.dashboardMs).p99.toFixed(0)} ms` : "not sampled"))} |`,
     `| requests / failed (0) | ${rows((r) => `${r.requests} / **${r.failures}**`)} |`,
     `| jobs created / handed to an agent / handed out twice (0) | ${rows((r) => `${r.jobsCreated} / ${r.jobsHandedOut} / **${r.handedOutTwice}**`)} |`,
     `| jobs at the end, by status | ${rows((r) => Object.entries(r.jobsEnded).map(([k, v]) => `${k} ${v}`).join(", "))} |`,
