@@ -231,7 +231,8 @@ function report(runs: Array<[string, SoakResult]>): string {
 const [command, ...args] = process.argv.slice(2);
 if (command === "run" && args.length === 4) await run(args[0]!, Number(args[1]), Number(args[2]), args[3]!);
 else if (command === "report" && args.length > 0) {
-  console.log(report(args.map((a) => [a.split("=")[0]!, JSON.parse(readFileSync(a.slice(a.indexOf("=") + 1), "utf8"))])));
+  // LABEL=FILE: split at the last "=", so a label may hold one.
+  console.log(report(args.map((a) => [a.slice(0, a.lastIndexOf("=")), JSON.parse(readFileSync(a.slice(a.lastIndexOf("=") + 1), "utf8"))])));
 } else {
   console.error("usage: node bench/soak.ts run DIR PORT MINUTES OUT.json | report LABEL=FILE.json ...");
   process.exit(2);
