@@ -58,7 +58,10 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
     await readNdjson(res.body, async (message) => {
       if (message.type === "log") {
         const stream = message.stream === "stderr" || message.stream === "system" ? message.stream : "stdout";
-        await hooks.logs([{ seq: ++seq, ts: iso(clock.now()), stream, text: String(message.text ?? "") }]);
+        // The relay's time of the line (as an agent's), so the log tells when a step happened on the host even when this
+        // object is slow to take the lines in; the object's own time when the relay sent none.
+        const ts = typeof message.ts === "string" && message.ts.length <= 64 && !Number.isNaN(Date.parse(message.ts)) ? message.ts : iso(clock.now());
+        await hooks.logs([{ seq: ++seq, ts, stream, text: String(message.text ?? "") }]);
       } else if (message.type === "result") {
         ended = true;
         // The relay words the error as the agent does (docs/deploy-steps.md): "failed at health: …; previous container restored".
