@@ -61,7 +61,8 @@ export async function runCutover(options: CutoverOptions): Promise<DeployResult>
 
     step = "proxy";
     checkpoint();
-    const [found, read, table, migrate] = await Promise.all([releases(), admin("GET", "/config/"), run(readPortTable()), run(readMigrateReq())]);
+    const [found, read, ports, migrate] = await Promise.all([releases(), admin("GET", "/config/"), run(readPortTable()), run(readMigrateReq())]);
+    const table = parsePortTable(ports.stdout); // the tcp6 table may be missing (exit 1): the range and tcp are enough
     const config = await repair(found, read);
     withRoute(config, route("127.0.0.1:1")); // a conflict with another app is found now, before anything starts
     log("system", `proxy: Caddy answers at ${proxy.admin}; ${name} is served from ${upstreamOf(config, routeId(name)) ?? "nowhere yet (first cutover)"}`);
@@ -70,7 +71,7 @@ export async function runCutover(options: CutoverOptions): Promise<DeployResult>
     step = "start";
     checkpoint();
     created = true;
-    upstream = await start(parsePortTable(table.stdout));
+    upstream = await start(table);
     log("stdout", `new container started: ${next}, port ${proxy.appPort} on ${upstream}, after ${elapsed()}`);
 
     step = "health";
