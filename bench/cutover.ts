@@ -83,6 +83,8 @@ export async function benchCutover(): Promise<string> {
     const job = await waitForJobEnd(stack.controller, jobId, 180_000);
     if (job.status !== "succeeded") throw new Error(`${app.name}: deploy ${jobId} ${job.status}: ${job.error}`);
     const lines = await logLines(stack, jobId);
+    // BENCH_CUTOVER_TRACE=1: each line's time after the push, to see where a deploy's time goes.
+    if (process.env.BENCH_CUTOVER_TRACE) for (const l of lines) console.error(`${app.name} ${String(Date.parse(l.ts) - started).padStart(6)} ms  ${l.text}`);
     const mark = lines.find((l) => (app.kind === "proxy" ? l.text.startsWith("traffic switched to") : /^healthy: /.test(l.text)));
     if (!mark) throw new Error(`${app.name}: no ${app.kind === "proxy" ? "switch" : "healthy"} line in job ${jobId}`);
     return { toMark: Date.parse(mark.ts) - started, total: Date.now() - started };
