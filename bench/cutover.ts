@@ -136,7 +136,7 @@ export async function benchCutover(): Promise<string> {
   return [
     "## Cutover",
     "",
-    `${DEPLOYS} replacing deploys of \`hello:slow\` (listens 2 s after it starts, stops at once on SIGTERM), each from a signed push to the controller, with a GET every 10 ms on a fresh connection against the app's public address; the same app behind the proxy (\`proxy:\`, a cutover through Debian's Caddy 2.6) and on \`ports:\` (stop-then-start), in both modes, in one run. Target: 0 failed with the proxy. "Push → switched" is push to the log line "traffic switched" (proxy); "push → healthy" is push to the "healthy" line (ports), today's measure.`,
+    `${DEPLOYS} replacing deploys of \`hello:slow\` (listens 2 s after it starts, stops at once on SIGTERM), each from a signed push to the controller, with a GET every 10 ms on a fresh connection against the app's public address; the same app behind the proxy (\`proxy:\`, a cutover through Debian's Caddy 2.6) and on \`ports:\` (stop-then-start), in both modes, in one run. Target: 0 failed with the proxy. "Push → switched" is push to the log line "traffic switched" (proxy); "push → healthy" is push to the "healthy" line (ports), today's measure; a line's time is the agent's or the relay's own clock when it wrote the line. "Push → job done" is until the controller reports the job ended.`,
     "",
     "| mode | app | requests answered | failed | longest gap between successes | push → switched / healthy (median, max) | push → job done (median) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
