@@ -1,3 +1,4 @@
+import { iso, type Clock } from "./clock";
 import { byteLength, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
 
 export { LogBatchRefused } from "./log-parking";
@@ -74,7 +75,11 @@ export function secretValues(env: Record<string, string>): string[] {
 export class LogStore {
   private readonly parked: ParkedLines;
 
-  constructor(private readonly sql: SqlStorage) {
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Stamps DeployBot's own lines (the object's clock, so tests on a fake clock see fake times). */
+    private readonly clock: Pick<Clock, "now">,
+  ) {
     this.parked = new ParkedLines(sql);
   }
 
@@ -147,8 +152,7 @@ export class LogStore {
 
   /** Adds a line from DeployBot itself (lease expiry, cancel, restart), outside the agent's seq numbering. */
   system(jobId: string, attempt: number, text: string): LogLine {
-    const ts = new Date().toISOString();
-    return this.insert(jobId, attempt, 0, ts, "system", text);
+    return this.insert(jobId, attempt, 0, iso(this.clock.now()), "system", text);
   }
 
   private state(jobId: string, attempt: number): JobLogState {
