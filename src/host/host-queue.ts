@@ -161,7 +161,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   metrics(): C.HostMetrics {
-    return { heartbeats: this.presence.heartbeatsTotal(), agents_online: this.presence.onlineCount(), ...this.counters.dispatch() };
+    return { queued: this.jobs.countQueued(), heartbeats: this.presence.heartbeatsTotal(), agents_online: this.presence.onlineCount(), ...this.counters.dispatch() };
   }
 
   /**
