@@ -133,7 +133,7 @@ export interface SseEvent {
 
 /** Opens an SSE stream through the Worker and parses events as they arrive. */
 export async function openSse(path: string, init: { token?: string | null; headers?: Record<string, string> } = {}) {
-  const res = await call(path, { token: init.token ?? ADMIN, headers: init.headers ?? {} });
+  const res = await call(path, { token: init.token === undefined ? ADMIN : init.token, headers: init.headers ?? {} });
   if (res.status !== 200 || !res.body) {
     const text = await res.text();
     throw new Error(`stream answered ${res.status}: ${text}`);
