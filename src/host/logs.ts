@@ -1,7 +1,7 @@
 import { iso, type Clock } from "./clock";
-import { byteLength, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
+import { byteLength, type IncomingLine, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
 
-export { LogBatchRefused } from "./log-parking";
+export { LogBatchRefused, type IncomingLine } from "./log-parking";
 
 /** Longest line kept; the rest is cut and marked. */
 export const MAX_LINE_BYTES = 16 * 1024;
@@ -11,13 +11,6 @@ export const MAX_JOB_LOG_LINES = 200_000;
 
 export const LINE_CUT_MARKER = " …[line cut: longer than 16 KiB]";
 export const LOG_LIMIT_MARKER = "[deploybot] log limit reached: further output of this job is dropped";
-
-export interface IncomingLine {
-  seq: number;
-  ts: string;
-  stream: "stdout" | "stderr" | "system";
-  text: string;
-}
 
 /** A line as stored and streamed: `pos` orders every line of the host and is the SSE event id. */
 export interface LogLine {
