@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import examples from "@octokit/webhooks-examples";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AppState } from "../src/app/app-state";
-import { appStub, hostStub, putConfig, sendWebhook, settleHistory, sha } from "./helpers";
+import { appStub, callJson, hostStub, putConfig, sendWebhook, settleHistory, sha } from "./helpers";
 import { githubEnv, PUBLIC_URL, standin } from "./notify-helpers";
 
 // End to end in workerd: a signed webhook → a rollout in the app's object → a job that an agent
@@ -11,6 +11,7 @@ const config = `version: 1
 hosts:
   flow-01: { mode: agent }
   hello-01: { mode: agent }
+  solo-01: { mode: agent }
 apps:
   flow:
     repo: acme-flow/web
@@ -23,6 +24,13 @@ apps:
     branches: [master]
     hosts: [hello-01]
     deploy: { image: "registry.test/hello:{sha}", container: hello }
+  solo:
+    repo: acme-solo/web
+    environment: solo-live
+    environment_url: https://solo.example.com
+    branches: [main]
+    hosts: [solo-01]
+    deploy: { image: "registry.test/solo:{sha}", container: solo }
 `;
 
 /** Real `deployment` events, as GitHub's own examples give them. */
@@ -102,5 +110,32 @@ describe("GitHub in both directions, through the app's object", () => {
     const status = await sendWebhook("deployment_status", { deployment_status: { state: "success" } });
     expect(status.status).toBe(202);
     expect(await status.json()).toMatchObject({ jobs: [], ignored: expect.stringMatching(/deployment_status events are ignored/) });
+  });
+
+  it("a job outside any rollout tells GitHub with the app's current apps.yaml entry, also for an app that never had a rollout", async () => {
+    const deploy = async (app: string, host: string, n: number) => {
+      const res = await callJson("/v1/jobs", { method: "POST", body: JSON.stringify({ app, ref: "main", sha: sha(n), host }) });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.rollout_id).toBeNull();
+      const job = await run(host);
+      await flushGitHub(app);
+      return job;
+    };
+    const createdIn = async (repo: string) =>
+      (await standin("requests", repo)).filter((r) => r.problems.length === 0 && r.operationId === "repos/create-deployment").map((r) => r.body);
+
+    await useStandin("solo");
+    const solo = await deploy("solo", "solo-01", 7101);
+    expect(await createdIn("acme-solo/web")).toEqual([expect.objectContaining({ environment: "solo-live", payload: { deploybot: expect.objectContaining({ job_id: solo.id, rollout_id: null }) } })]);
+    const statuses = (await standin("requests", "acme-solo/web")).filter((r) => r.operationId === "repos/create-deployment-status");
+    expect(statuses.map((r) => [r.body.state, r.body.environment_url, r.status])).toEqual(["queued", "in_progress", "success"].map((state) => [state, "https://solo.example.com", 201]));
+
+    // flow had a rollout under the first apps.yaml (no environment:); its entry now names one.
+    const changed = await putConfig(config.replace("    repo: acme-flow/web\n", "    repo: acme-flow/web\n    environment: flow-live\n"));
+    expect(changed.status, await changed.clone().text()).toBe(200);
+    await useStandin("flow");
+    const flow = await deploy("flow", "flow-01", 7102);
+    const made = (await createdIn("acme-flow/web")).filter((body) => body.payload.deploybot.job_id === flow.id);
+    expect(made.map((body) => body.environment)).toEqual(["flow-live"]);
   });
 });

@@ -16,6 +16,7 @@ import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } fro
 import { mapBounded } from "../util/bounded";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
@@ -74,9 +75,12 @@ export class AppState extends DurableObject<Env> {
 
   /** Hosts' job transitions of this app (at least once, in order per job). */
   async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
+    // Read before the unit of work: it is synchronous, and D1 is outside this object.
+    const lone = snapshots.find((job) => job.rollout_id === null);
+    const current = lone ? await this.currentEntry(lone.app) : undefined;
     await this.commit((fx, now) => {
       this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
     });
   }
 
@@ -179,7 +183,7 @@ export class AppState extends DurableObject<Env> {
       this.engine.promote(fx, now);
       for (const id of fx.changed) {
         this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(this.rollout(id)!, this.appConfigOf(id), now);
+        this.notifications.rolloutChanged(this.rollout(id)!, this.rolloutEntry(id), now);
       }
       return result;
     });
@@ -223,10 +227,27 @@ export class AppState extends DurableObject<Env> {
     return queued;
   }
 
-  /** apps.yaml's entry as a rollout was started with it; a job outside rollouts takes the newest rollout's. */
-  private appConfigOf(rolloutId: string | null): AppConfig | undefined {
-    const row = (rolloutId ? this.table.get(rolloutId) : null) ?? this.table.recent(1)[0];
+  /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
+  private rolloutEntry(rolloutId: string): AppConfig | undefined {
+    const row = this.table.get(rolloutId);
     return row ? specOf(row).app : undefined;
+  }
+
+  /**
+   * The app's entry in the running apps.yaml, for a job outside any rollout (`ctl deploy --host`,
+   * `POST /v1/jobs`). When D1 cannot be read, or the app left apps.yaml while its job ran, the newest
+   * rollout's entry stands in: a job's statuses are worth telling even then.
+   */
+  private async currentEntry(appName: string): Promise<AppConfig | undefined> {
+    const newest = () => {
+      const row = this.table.recent(1)[0];
+      return row ? specOf(row).app : undefined;
+    };
+    try {
+      return (await loadRunningConfig(this.env.DB)).config.apps[appName] ?? newest();
+    } catch {
+      return newest();
+    }
   }
 
   private rollout(id: string): Rollout | null {
