@@ -95,6 +95,29 @@ describe("GitHub in both directions, through the app's object", () => {
     expect(statuses.map((r) => [r.body.state, r.status])).toEqual([["in_progress", 201], ["success", 201]]);
   });
 
+  it("apps.yaml gives an environment of a repository to one app: a second app in it is refused (422, line and column), and the event still deploys the first", async () => {
+    const shared = `${config}  hello-docs:
+    repo: codertocat/hello-world
+    environment: production
+    branches: [master]
+    hosts: [hello-01]
+    deploy: { image: "registry.test/docs:{sha}", container: docs }
+`;
+    const refused = await putConfig(shared);
+    expect(refused.status).toBe(422);
+    const { error } = (await refused.json()) as { error: { code: string; details: Array<{ path: string; line: number; column: number; message: string }> } };
+    const line = shared.split("\n").lastIndexOf("    environment: production") + 1; // hello-docs's
+    expect(error.details).toEqual([{ path: "apps.hello-docs.environment", line, column: 18, message: expect.stringContaining('is already app "hello"\'s') }]);
+
+    await useStandin("hello");
+    const event = structuredClone(deploymentExamples[0]);
+    event.deployment.id = 4242;
+    await standin("deployments", "Codertocat/Hello-World", { method: "POST", body: JSON.stringify(event.deployment) });
+    const res = await sendWebhook("deployment", event);
+    expect(await res.json()).toMatchObject({ jobs: [{ app: "hello", host: "hello-01" }] });
+    await run("hello-01");
+  });
+
   it("deployment events DeployBot caused, and deployment_status events, are ignored with a reason", async () => {
     const ours = structuredClone(deploymentExamples[0]);
     ours.deployment.id = 99;
