@@ -100,8 +100,11 @@ export function describeJob(job: Job): string {
   return text.slice(0, 140);
 }
 
+/** Every host of a rollout, wave by wave. */
+export const hostsOf = (rollout: Rollout): string[] => rollout.waves.flatMap((wave) => wave.hosts);
+
 export function describeRollout(rollout: Rollout): string {
-  const hosts = rollout.waves.reduce((n, wave) => n + wave.hosts.length, 0);
+  const hosts = hostsOf(rollout).length;
   const text = rollout.error ? `${rollout.status}: ${rollout.error}` : `rollout ${rollout.status} (${hosts} host${hosts === 1 ? "" : "s"})`;
   return text.slice(0, 140);
 }
