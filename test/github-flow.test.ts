@@ -74,6 +74,16 @@ describe("GitHub in both directions, through the app's object", () => {
     expect(new Set(statuses.map((s) => s.log_url))).toEqual(new Set([`${PUBLIC_URL}/#/jobs/${job.id}`]));
     const commit = requests.filter((r) => r.operationId === "repos/create-commit-status").map((r) => [r.body.context, r.body.state]);
     expect(commit).toEqual([["deploybot/flow", "pending"], ["deploybot/flow", "success"]]);
+
+    // The views' API: the job's Deployment, and the rollout's commit status with the commit's page.
+    const { rollouts } = (await res.json()) as { rollouts: Array<{ id: string }> };
+    expect((await callJson(`/v1/jobs/${job.id}/github`)).body).toEqual({
+      deployment_url: expect.stringMatching(/\/repos\/acme-flow\/web\/deployments\/\d+$/),
+      last_state: "success", state: "sent", error: null, context: null, commit_url: null,
+    });
+    expect((await callJson(`/v1/rollouts/${rollouts[0]!.id}/github`)).body).toEqual({
+      deployment_url: null, last_state: "success", state: "sent", error: null, context: "deploybot/flow", commit_url: `http://github.test/acme-flow/web/commit/${sha(7001)}`,
+    });
   });
 
   it("a deployment event (GitHub's example) deploys, and its statuses go on that same Deployment", async () => {

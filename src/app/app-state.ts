@@ -84,9 +84,10 @@ export class AppState extends DurableObject<Env> {
     });
   }
 
-  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it). */
-  githubOf(id: string): GitHubView | null {
-    return this.notifications.githubOf(id);
+  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it); a rollout's is its commit status. */
+  githubOf(id: string): GitHubView {
+    const row = this.table.get(id);
+    return this.notifications.githubOf(id, row ? { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha } : undefined);
   }
 
   /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */

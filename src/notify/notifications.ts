@@ -1,6 +1,6 @@
 import type { AppConfig } from "../config/apps";
 import type { Env } from "../env";
-import { describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
+import { commitPageUrl, describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
 import type { Clock } from "../host/clock";
 import type { Schedule } from "../host/schedule";
 import type { JobSnapshot } from "../schemas/jobs";
@@ -31,6 +31,16 @@ export interface GitHubView {
   last_state: string | null;
   state: "off" | "pending" | "sent" | "retrying";
   error: string | null;
+  /** A rollout's commit status: its context (`deploybot/<app>`) and the commit's page, where GitHub shows it. */
+  context: string | null;
+  commit_url: string | null;
+}
+
+/** The commit a rollout's status is on. */
+export interface CommitRef {
+  context: string;
+  repo: string;
+  sha: string;
 }
 
 type Row = {
@@ -148,15 +158,21 @@ export class Notifications {
     return this.running;
   }
 
-  /** What GitHub knows of a job or rollout, for the views; null when nothing was or will be sent. */
-  githubOf(id: string): GitHubView | null {
+  /**
+   * What GitHub knows of a job or rollout (with `commit`, the rollout's commit status), for the
+   * views: the last state GitHub accepted and where to see it, or why nothing was sent.
+   */
+  githubOf(id: string, commit?: CommitRef): GitHubView {
     const row = this.deployments.get(id);
-    if (!row) return this.github ? null : { deployment_url: null, last_state: null, state: "off", error: null };
+    const on = row !== undefined || this.github !== null;
+    const where = { context: commit?.context ?? null, commit_url: commit && on ? commitPageUrl(this.env.GITHUB_API_URL, commit.repo, commit.sha) : null };
+    // No record: off without credentials; with them, its first change is on its way (or predates the setting).
+    if (!row) return { deployment_url: null, last_state: null, state: on ? "pending" : "off", error: null, ...where };
     const head = this.sql
       .exec<{ error: string | null }>("SELECT error FROM notify_queue WHERE subject = ? AND lane LIKE 'github:%' ORDER BY seq LIMIT 1", id)
       .toArray()[0];
     const state = head ? (head.error ? "retrying" : "pending") : "sent";
-    return { deployment_url: row.deployment_url, last_state: row.last_state, state, error: head?.error ?? row.error };
+    return { deployment_url: row.deployment_url, last_state: row.last_state, state, error: head?.error ?? row.error, ...where };
   }
 
   private async pass(): Promise<void> {
