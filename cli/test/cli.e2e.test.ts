@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, E2E_SECRETS, sendPush, startController, type Controller } from "../../test/e2e/controller.ts";
 import { startStandin, type Standin } from "../../test/e2e/github-standin-server.ts";
 import { ScriptedAgent } from "../../test/e2e/scripted-agent.ts";
+import { until } from "../../test/e2e/until.ts";
 
 // ctl as a user runs it: a subprocess against a real `wrangler dev` controller.
 const CLI = join(import.meta.dirname, "../dist/cli/src/cli.js");
@@ -277,15 +278,11 @@ describe("logs on a terminal", () => {
 
 describe("GitHub and notifications", () => {
   /** Runs `ctl` until its output matches (GitHub hears after the deploy, through the app's outbox). */
-  async function until(args: string[], pattern: RegExp): Promise<string> {
-    let out = "";
-    for (let i = 0; i < 100 && !pattern.test(out); i++) {
-      if (i) await new Promise((r) => setTimeout(r, 100));
-      out = (await ctl(args)).stdout;
-    }
-    expect(out).toMatch(pattern);
-    return out;
-  }
+  const shows = (args: string[], pattern: RegExp) =>
+    until(`ctl ${args.join(" ")} to match ${pattern}`, async () => {
+      const out = (await ctl(args)).stdout;
+      return pattern.test(out) && out;
+    });
   const run = async (agent: ScriptedAgent) => {
     const job = await agent.takeJob();
     await agent.status(job.id, { status: "running", attempt: job.attempt });
@@ -297,17 +294,17 @@ describe("GitHub and notifications", () => {
     const agents = [await ScriptedAgent.register(controller, "cli-01"), await ScriptedAgent.register(controller, "cli-02")];
     const job = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-01", "--sha", sha(77), "--json"])).stdout);
     expect(await run(agents[0]!)).toBe(job.id);
-    await until(["jobs", "show", job.id], /\ngithub\s+success · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
+    await shows(["jobs", "show", job.id], /\ngithub\s+success · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
 
     const rollout = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--sha", sha(78), "--json"])).stdout);
     for (const agent of agents) await run(agent);
-    const shown = await until(["rollouts", "show", rollout.id], /\ngithub {2}deploybot\/web success/);
+    const shown = await shows(["rollouts", "show", rollout.id], /\ngithub {2}deploybot\/web success/);
     expect(shown.split("\n").slice(1, 3)).toEqual([
       "web main@0000000 → 2 host(s) in 1 wave(s): succeeded",
       `github  deploybot/web success · ${github.url}/acme/web/commit/${sha(78)}`,
     ]);
     // The rollout's job on cli-01 replaced the first job's release there: GitHub heard it went inactive.
-    await until(["jobs", "show", job.id], /\ngithub\s+inactive · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
+    await shows(["jobs", "show", job.id], /\ngithub\s+inactive · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
     const told = (await (await fetch(`${github.url}/_standin/requests?repo=acme/web`)).json()) as Array<{ problems: string[] }>;
     expect(told.length).toBeGreaterThan(0);
     expect(told.flatMap((r) => r.problems)).toEqual([]);
