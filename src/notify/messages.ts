@@ -1,6 +1,6 @@
 import type { AppConfig } from "../config/apps";
 import type { NotifyEvent, NotifyTarget } from "../config/notify";
-import type { CommitStatusBody, DeploymentBody, DeploymentState } from "../github/client";
+import type { CommitStatusBody, DeploymentBody, DeploymentState, DeploymentStatusBody } from "../github/client";
 import { pickJob, type Job, type JobSnapshot } from "../schemas/jobs";
 import type { Rollout, RolloutStatus } from "../schemas/rollouts";
 
@@ -92,6 +92,14 @@ export function deploymentBody(job: JobSnapshot, appName: string, app: AppConfig
     ...(app.production_environment !== undefined ? { production_environment: app.production_environment } : {}),
     payload: { deploybot: { job_id: job.id, rollout_id: job.rollout_id, app: appName, host: job.host } },
   };
+}
+
+/**
+ * A Deployment status: `log_url` the dashboard's page, `environment_url` from apps.yaml. Always
+ * `auto_inactive: false`: DeployBot marks replaced releases `inactive` itself (notifications.ts).
+ */
+export function statusBody(state: DeploymentState, description: string, logUrl: string | undefined, app?: AppConfig): DeploymentStatusBody {
+  return { state, description, auto_inactive: false, ...(logUrl ? { log_url: logUrl } : {}), ...(app?.environment_url ? { environment_url: app.environment_url } : {}) };
 }
 
 /** A status's description: what happened, within GitHub's 140 characters. */

@@ -97,8 +97,7 @@ export class Notifications {
     const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id);
     for (const step of m.stepsSince(previous, job)) {
       if (github) {
-        const body = { state: m.jobState(step.status), description: m.describeJob(step), auto_inactive: false, ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
-        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body }, now);
+        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body: m.statusBody(m.jobState(step.status), m.describeJob(step), url, app) }, now);
         if (step.status === "succeeded") this.replaced(this.deployments.wentLive(job.id, [job.host], step.finished_at ?? new Date(now).toISOString()), job.sha, now);
       }
       const event = m.jobEvent(step.status);
@@ -117,8 +116,7 @@ export class Notifications {
       const context = `deploybot/${rollout.app}`;
       this.enqueue(lane, rollout.id, { kind: "commit_status", repo: app.repo, sha: rollout.sha, body: { state: m.rolloutCommitState(rollout.status), context, description: m.describeRollout(rollout), ...(url ? { target_url: url } : {}) } }, now);
       if (this.deployments.isExternal(rollout.id)) {
-        const body = { state: m.rolloutDeploymentState(rollout.status), description: m.describeRollout(rollout), auto_inactive: false, ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
-        this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body }, now);
+        this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body: m.statusBody(m.rolloutDeploymentState(rollout.status), m.describeRollout(rollout), url, app) }, now);
         if (rollout.status === "succeeded") this.replaced(this.deployments.wentLive(rollout.id, m.hostsOf(rollout), rollout.finished_at ?? new Date(now).toISOString()), rollout.sha, now);
       }
     }
@@ -295,12 +293,7 @@ export class Notifications {
     for (const subject of subjects) {
       const row = this.deployments.get(subject)!;
       const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, row.external ? "rollouts" : "jobs", subject);
-      const body = { state: "inactive" as const, description: `replaced by ${sha.slice(0, 7)}`, auto_inactive: false, ...(url ? { log_url: url } : {}) };
-      this.enqueue(`github:${row.repo}`, subject, { kind: "status", repo: row.repo, body }, now);
+      this.enqueue(`github:${row.repo}`, subject, { kind: "status", repo: row.repo, body: m.statusBody("inactive", `replaced by ${sha.slice(0, 7)}`, url) }, now);
     }
-  }
-
-  private environmentUrl(app: AppConfig) {
-    return app.environment_url ? { environment_url: app.environment_url } : {};
   }
 }
