@@ -91,7 +91,7 @@ describe("GitHub in both directions, through the app's object", () => {
     const event = structuredClone(deploymentExamples[0]);
     await standin("deployments", "Codertocat/Hello-World", { method: "POST", body: JSON.stringify(event.deployment) });
     const res = await sendWebhook("deployment", event);
-    const answer = (await res.json()) as { jobs: Array<{ host: string; sha: string; ref: string; trigger: string }> };
+    const answer = (await res.json()) as { jobs: Array<{ id: string; host: string; sha: string; ref: string; trigger: string }> };
     expect(res.status).toBe(202);
     expect(answer.jobs).toMatchObject([{ host: "hello-01", sha: event.deployment.sha, ref: "refs/heads/master", trigger: "github_deployment" }]);
     await run("hello-01");
@@ -103,6 +103,8 @@ describe("GitHub in both directions, through the app's object", () => {
     const statuses = requests.filter((r) => r.operationId === "repos/create-deployment-status");
     expect(new Set(statuses.map((r) => r.path))).toEqual(new Set([`/repos/Codertocat/Hello-World/deployments/${event.deployment.id}/statuses`]));
     expect(statuses.map((r) => [r.body.state, r.status])).toEqual([["in_progress", 201], ["success", 201]]);
+    // The job's view is that Deployment's: it has none of its own.
+    expect((await callJson(`/v1/jobs/${answer.jobs[0]!.id}/github`)).body).toMatchObject({ deployment_url: event.deployment.url, last_state: "success", state: "sent" });
   });
 
   it("apps.yaml gives an environment of a repository to one app: a second app in it is refused (422, line and column), and the event still deploys the first", async () => {

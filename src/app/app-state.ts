@@ -87,7 +87,10 @@ export class AppState extends DurableObject<Env> {
   /** What GitHub was told of a job or rollout of this app (the job and rollout views show it); a rollout's is its commit status. */
   githubOf(id: string): GitHubView {
     const row = this.table.get(id);
-    return this.notifications.githubOf(id, row ? { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha } : undefined);
+    if (row) return this.notifications.githubOf(id, { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha });
+    // A job of a `deployment` event's rollout makes no Deployment of its own: it reports on that one.
+    const rolloutId = this.table.hostsOfJob(id, null, "")[0]?.rollout_id;
+    return this.notifications.githubOf(rolloutId && this.notifications.servesDeployment(rolloutId) ? rolloutId : id);
   }
 
   /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */

@@ -132,6 +132,11 @@ export class Notifications {
     this.deployments.adopt(rolloutId, repo, deploymentId, deploymentUrl);
   }
 
+  /** True when the rollout reports to a Deployment someone else created (its jobs make none). */
+  servesDeployment(rolloutId: string): boolean {
+    return this.deployments.isExternal(rolloutId);
+  }
+
   /** Queues a `test` event to each of the app's URLs; returns the delivery ids. */
   test(appName: string, app: AppConfig, now: number): string[] {
     return this.hooks("test", appName, app, now, {}, `test:${appName}`);
