@@ -92,7 +92,7 @@ describe("inactive for a release replaced by a newer one", () => {
     const app = appOf(repo, "    environment: production");
     await withRoom("inactive-event", githubEnv({ GITHUB_TOKEN: "ghp_test" }), async ({ room, clock }) => {
       await standin("deployments", repo, { method: "POST", body: JSON.stringify({ id: 777, sha: SHA, ref: "main", environment: "production" }) });
-      room.adoptDeployment("web.r7", repo, 777, `https://github.test/repos/${repo}/deployments/777`);
+      room.deployments.adopt("web.r7", repo, 777, `https://github.test/repos/${repo}/deployments/777`);
       const rollout: Rollout = {
         id: "web.r7", app: "web", ref: "refs/heads/main", sha: SHA, status: "succeeded", trigger: "github_deployment",
         strategy: { canary: [], batch: null, pause_s: 0, on_failure: "halt", wave_timeout_s: 900 },

@@ -66,7 +66,7 @@ export class AppState extends DurableObject<Env> {
     const { result: row, jobs } = await this.commit((fx, now) => {
       const row = this.engine.create(fx, input, now);
       // A `deployment` event's rollout posts its statuses on that Deployment (before its first change is told).
-      if (input.github && row.id === input.id) this.notifications.adoptDeployment(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
+      if (input.github && row.id === input.id) this.notifications.deployments.adopt(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
       return row;
     });
     const ours = new Set(this.table.hosts(row.id).map((h) => h.job_id));
@@ -90,7 +90,7 @@ export class AppState extends DurableObject<Env> {
     if (row) return this.notifications.githubOf(id, { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha });
     // A job of a `deployment` event's rollout makes no Deployment of its own: it reports on that one.
     const rolloutId = this.table.hostsOfJob(id, null, "")[0]?.rollout_id;
-    return this.notifications.githubOf(rolloutId && this.notifications.servesDeployment(rolloutId) ? rolloutId : id);
+    return this.notifications.githubOf(rolloutId && this.notifications.deployments.isExternal(rolloutId) ? rolloutId : id);
   }
 
   /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */

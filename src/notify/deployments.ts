@@ -28,7 +28,10 @@ export class DeploymentLedger {
     this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?) ON CONFLICT (subject) DO NOTHING", subject, repo);
   }
 
-  /** A rollout that reports to a Deployment someone else created. */
+  /**
+   * A rollout that serves a Deployment someone else created (a `deployment` event): its statuses go
+   * to that Deployment, and its jobs make none of their own. Call before the rollout's first change.
+   */
   adopt(rolloutId: string, repo: string, deploymentId: number, deploymentUrl: string | null): void {
     this.sql.exec(
       `INSERT INTO github_deployments (subject, repo, deployment_id, deployment_url, external) VALUES (?, ?, ?, ?, 1)
@@ -49,6 +52,7 @@ export class DeploymentLedger {
     this.sql.exec("UPDATE github_deployments SET error = ? WHERE subject = ?", error, subject);
   }
 
+  /** True when the rollout reports to a Deployment someone else created (its jobs make none). */
   isExternal(rolloutId: string | null): boolean {
     return rolloutId !== null && this.get(rolloutId)?.external === 1;
   }

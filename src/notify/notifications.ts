@@ -70,7 +70,8 @@ export class Notifications {
   private running: Promise<void> | null = null;
   private again = false;
   private readonly failures = new Map<string, number>();
-  private readonly deployments: DeploymentLedger;
+  /** The app's Deployments: the object adopts a `deployment` event's here, and asks whom a job reports to. */
+  readonly deployments: DeploymentLedger;
 
   constructor({ sql, schedule, clock, env, timeoutMs = 15_000 }: NotificationsRoom) {
     this.sql = sql;
@@ -122,19 +123,6 @@ export class Notifications {
     }
     const event = m.rolloutEvent(rollout.status);
     if (event) this.hooks(event, rollout.app, app, now, { rollout, url }, rollout.id);
-  }
-
-  /**
-   * A rollout that serves a Deployment someone else created (a `deployment` event): its statuses go
-   * to that Deployment, and its jobs make none of their own. Call before the rollout's first change.
-   */
-  adoptDeployment(rolloutId: string, repo: string, deploymentId: number, deploymentUrl: string | null): void {
-    this.deployments.adopt(rolloutId, repo, deploymentId, deploymentUrl);
-  }
-
-  /** True when the rollout reports to a Deployment someone else created (its jobs make none). */
-  servesDeployment(rolloutId: string): boolean {
-    return this.deployments.isExternal(rolloutId);
   }
 
   /** Queues a `test` event to each of the app's URLs; returns the delivery ids. */
