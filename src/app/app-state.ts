@@ -16,6 +16,7 @@ import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } fro
 import { mapBounded } from "../util/bounded";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
@@ -65,7 +66,7 @@ export class AppState extends DurableObject<Env> {
     const { result: row, jobs } = await this.commit((fx, now) => {
       const row = this.engine.create(fx, input, now);
       // A `deployment` event's rollout posts its statuses on that Deployment (before its first change is told).
-      if (input.github && row.id === input.id) this.notifications.adoptDeployment(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
+      if (input.github && row.id === input.id) this.notifications.deployments.adopt(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
       return row;
     });
     const ours = new Set(this.table.hosts(row.id).map((h) => h.job_id));
@@ -74,15 +75,22 @@ export class AppState extends DurableObject<Env> {
 
   /** Hosts' job transitions of this app (at least once, in order per job). */
   async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
+    // Read before the unit of work: it is synchronous, and D1 is outside this object.
+    const lone = snapshots.find((job) => job.rollout_id === null);
+    const current = lone ? await this.currentEntry(lone.app) : undefined;
     await this.commit((fx, now) => {
       this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
     });
   }
 
-  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it). */
-  githubOf(id: string): GitHubView | null {
-    return this.notifications.githubOf(id);
+  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it); a rollout's is its commit status. */
+  githubOf(id: string): GitHubView {
+    const row = this.table.get(id);
+    if (row) return this.notifications.githubOf(id, { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha });
+    // A job of a `deployment` event's rollout makes no Deployment of its own: it reports on that one.
+    const rolloutId = this.table.hostsOfJob(id, null, "")[0]?.rollout_id;
+    return this.notifications.githubOf(rolloutId && this.notifications.deployments.isExternal(rolloutId) ? rolloutId : id);
   }
 
   /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */
@@ -179,7 +187,7 @@ export class AppState extends DurableObject<Env> {
       this.engine.promote(fx, now);
       for (const id of fx.changed) {
         this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(this.rollout(id)!, this.appConfigOf(id), now);
+        this.notifications.rolloutChanged(this.rollout(id)!, this.rolloutEntry(id), now);
       }
       return result;
     });
@@ -223,10 +231,27 @@ export class AppState extends DurableObject<Env> {
     return queued;
   }
 
-  /** apps.yaml's entry as a rollout was started with it; a job outside rollouts takes the newest rollout's. */
-  private appConfigOf(rolloutId: string | null): AppConfig | undefined {
-    const row = (rolloutId ? this.table.get(rolloutId) : null) ?? this.table.recent(1)[0];
+  /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
+  private rolloutEntry(rolloutId: string): AppConfig | undefined {
+    const row = this.table.get(rolloutId);
     return row ? specOf(row).app : undefined;
+  }
+
+  /**
+   * The app's entry in the running apps.yaml, for a job outside any rollout (`ctl deploy --host`,
+   * `POST /v1/jobs`). When D1 cannot be read, or the app left apps.yaml while its job ran, the newest
+   * rollout's entry stands in: a job's statuses are worth telling even then.
+   */
+  private async currentEntry(appName: string): Promise<AppConfig | undefined> {
+    const newest = () => {
+      const row = this.table.recent(1)[0];
+      return row ? specOf(row).app : undefined;
+    };
+    try {
+      return (await loadRunningConfig(this.env.DB)).config.apps[appName] ?? newest();
+    } catch {
+      return newest();
+    }
   }
 
   private rollout(id: string): Rollout | null {

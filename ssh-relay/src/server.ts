@@ -140,7 +140,7 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
         run: createPoolRunner({ pool, target: input.target }),
         request: input,
         signal: controller.signal,
-        log: (logStream, text) => stream.write({ type: "log", stream: logStream, text }),
+        log: (logStream, text) => stream.write({ type: "log", stream: logStream, text, ts: new Date().toISOString() }),
       });
       logger.info("deploy finished", { ...fields, status: result.status, step: result.step, rolled_back: result.rolled_back, error: result.error });
       stream.write({ type: "result", ...result, summary: summarize(result) });
