@@ -6,7 +6,8 @@
 // serves; wrangler, esbuild and Miniflare also stay resident (several hundred MiB). Here Miniflare only
 // prepares: it turns wrangler.dev.toml into workerd's configuration (D1 and Durable Objects as Miniflare
 // simulates them, persisted where wrangler dev keeps them), which is saved and Miniflare exits. workerd then
-// runs with no inspector and no Node beside it; each console line goes to stdout (and a file if asked).
+// runs with no inspector (unless DEPLOYBOT_WORKERD_INSPECTOR asks, for diagnosis) and no Node beside it; each
+// console line goes to stdout (and a file if asked).
 // BENCHMARKS.md ("npm start for 30 minutes") has the measurements behind this choice.
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -55,11 +56,25 @@ export function prepareWorker(config, outdir) {
 }
 
 /**
- * Runs workerd on host:port with the configuration prepareWorker() wrote. The Worker's console lines (workerd's
- * structured logs) are written to stdout, and appended to `logFile` when given. Resolves with the workerd child
- * once /health answers.
+ * DEPLOYBOT_WORKERD_INSPECTOR, for diagnosis only (off by default): `127.0.0.1:PORT` opens workerd's inspector
+ * there (heap snapshots of each isolate). Whoever reaches it can run code in the Worker, so only loopback is
+ * accepted. Returns the address or null; throws on anything else.
  */
-export async function runWorker({ outdir, host = "127.0.0.1", port, logFile }) {
+export function inspectorAddress(value = process.env.DEPLOYBOT_WORKERD_INSPECTOR) {
+  if (!value) return null;
+  const match = /^127\.0\.0\.1:(\d{1,5})$/.exec(value);
+  if (!match || Number(match[1]) < 1 || Number(match[1]) > 65535) {
+    throw new Error(`DEPLOYBOT_WORKERD_INSPECTOR must be 127.0.0.1:PORT (the inspector can run code in the Worker), not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Runs workerd on host:port with the configuration prepareWorker() wrote. The Worker's console lines (workerd's
+ * structured logs) are written to stdout, and appended to `logFile` when given; `inspector` (see
+ * inspectorAddress) opens workerd's inspector. Resolves with the workerd child once /health answers.
+ */
+export async function runWorker({ outdir, host = "127.0.0.1", port, logFile, inspector = null }) {
   // Miniflare's configuration names a "loopback" service (its Node side, for features this Worker does not use).
   // Nothing should call it; if something does, it is answered 501 and reported rather than hanging.
   const loopback = createServer((req, res) => {
@@ -69,12 +84,6 @@ export async function runWorker({ outdir, host = "127.0.0.1", port, logFile }) {
   await new Promise((r) => loopback.listen(0, "127.0.0.1", r));
   loopback.unref();
   const args = ["serve", "--binary", "--experimental", `--socket-addr=entry=${host}:${port}`, `--external-addr=loopback=127.0.0.1:${loopback.address().port}`];
-  // For diagnosis only (off by default): DEPLOYBOT_WORKERD_INSPECTOR=127.0.0.1:9229 opens workerd's inspector
-  // there (heap snapshots of each isolate). Whoever reaches that address can run code in the Worker: loopback only.
-  const inspector = process.env.DEPLOYBOT_WORKERD_INSPECTOR;
-  if (inspector && !/^127\.0\.0\.1:\d{1,5}$/.test(inspector)) {
-    throw new Error(`DEPLOYBOT_WORKERD_INSPECTOR must be 127.0.0.1:PORT (the inspector runs code in the Worker), not ${JSON.stringify(inspector)}`);
-  }
   if (inspector) args.push(`--inspector-addr=${inspector}`);
   args.push("-");
   const workerd = spawn(readFileSync(join(outdir, "workerd.bin"), "utf8"), args, {

@@ -8,11 +8,18 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { homedir } from "node:os";
-import { prepareWorker, runWorker } from "./local-worker.mjs";
+import { inspectorAddress, prepareWorker, runWorker } from "./local-worker.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`PORT must be a TCP port number (1-65535), not ${JSON.stringify(process.env.PORT)}`);
+  process.exit(2);
+}
+let inspector;
+try {
+  inspector = inspectorAddress();
+} catch (err) {
+  console.error(err.message);
   process.exit(2);
 }
 
@@ -42,7 +49,7 @@ const outdir = ".wrangler/start";
 let worker;
 try {
   prepareWorker(config, outdir);
-  worker = await runWorker({ outdir, port, logFile: process.env.LOG_FILE });
+  worker = await runWorker({ outdir, port, logFile: process.env.LOG_FILE, inspector });
 } catch (err) {
   console.error(err.message);
   process.exit(1);
