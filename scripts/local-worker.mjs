@@ -27,8 +27,8 @@ const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
  * (Miniflare's entry and assets workers, ours, D1's) that own memory outside V8's heap, in workerd's malloc;
  * V8 does not count it, so with live heaps of a few MiB it rarely runs the full collection that would free
  * it, and workerd grew ~17 MiB a minute under the soak. `--gc-global` makes every collection a full one,
- * which frees that memory as it goes (the soak: flat, for about 10% more CPU; BENCHMARKS.md, "npm start for
- * 30 minutes"). A young generation of 1 MiB a semi-space (default 16) keeps those collections frequent and
+ * which frees that memory as it goes (the soak: +23 MiB in 30 minutes instead of +524, for about half as much
+ * CPU again; BENCHMARKS.md, "npm start for 30 minutes"). A young generation of 1 MiB a semi-space (default 16) keeps those collections frequent and
  * each isolate's young generation small.
  */
 export const WORKERD_V8_FLAGS = "--max-semi-space-size=1 --gc-global";
