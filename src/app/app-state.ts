@@ -14,11 +14,14 @@ import { APP_STEPS } from "./migrations";
 import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
 import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
 import { mapBounded } from "../util/bounded";
+import { GroupCommit } from "../util/group-commit";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
+/** Parsed specs kept in memory (a handful of rollouts are ever active at once). */
+const APP_CONFIGS_KEPT = 16;
 
 export type RolloutAction = { outcome: "ok"; rollout: Rollout } | { outcome: "not_found" } | { outcome: "conflict"; rollout: Rollout };
 
@@ -47,6 +50,15 @@ export class AppState extends DurableObject<Env> {
   private readonly engine: RolloutEngine;
   /** GitHub Deployments and statuses, and the app's notify: URLs (public so a test can point it at a stand-in). */
   readonly notifications: Notifications;
+  /** Parsed apps.yaml entries of recent rollouts (see appConfigOf). */
+  private readonly appConfigs = new Map<string, AppConfig>();
+  /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
+  private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
+    await this.commit((fx, now) => {
+      this.engine.jobsChanged(fx, snapshots, now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
+    });
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,12 +84,13 @@ export class AppState extends DurableObject<Env> {
     return { rollout: this.rollout(row.id)!, jobs: jobs.filter((job) => ours.has(job.id)) };
   }
 
-  /** Hosts' job transitions of this app (at least once, in order per job). */
-  async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
-    await this.commit((fx, now) => {
-      this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
-    });
+  /**
+   * Hosts' job transitions of this app (at least once, in order per job). Deliveries that arrive
+   * while one is being handled are handled together next, as one unit of work (see GroupCommit);
+   * each answers once the unit that took it has committed.
+   */
+  jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
+    return this.deliveries.add(snapshots);
   }
 
   /** What GitHub was told of a job or rollout of this app (the job and rollout views show it). */
@@ -178,8 +191,9 @@ export class AppState extends DurableObject<Env> {
       const result = work(fx, now);
       this.engine.promote(fx, now);
       for (const id of fx.changed) {
-        this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(this.rollout(id)!, this.appConfigOf(id), now);
+        const rollout = this.rollout(id)!;
+        this.outbox.add({ ...rollout, version: this.table.bump(id) }, now);
+        this.notifications.rolloutChanged(rollout, this.appConfigOf(id), now);
       }
       return result;
     });
@@ -226,7 +240,15 @@ export class AppState extends DurableObject<Env> {
   /** apps.yaml's entry as a rollout was started with it; a job outside rollouts takes the newest rollout's. */
   private appConfigOf(rolloutId: string | null): AppConfig | undefined {
     const row = (rolloutId ? this.table.get(rolloutId) : null) ?? this.table.recent(1)[0];
-    return row ? specOf(row).app : undefined;
+    if (!row) return undefined;
+    // A rollout's spec never changes, and a wave's deliveries all ask for the same one: parse it once.
+    let app = this.appConfigs.get(row.id);
+    if (!app) {
+      if (this.appConfigs.size >= APP_CONFIGS_KEPT) this.appConfigs.clear();
+      app = specOf(row).app;
+      this.appConfigs.set(row.id, app);
+    }
+    return app;
   }
 
   private rollout(id: string): Rollout | null {
