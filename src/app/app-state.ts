@@ -50,6 +50,8 @@ export class AppState extends DurableObject<Env> {
   private readonly engine: RolloutEngine;
   /** GitHub Deployments and statuses, and the app's notify: URLs (public so a test can point it at a stand-in). */
   readonly notifications: Notifications;
+  /** The unit of work last started: the next one starts when it has ended (see commit). */
+  private lastUnit: Promise<unknown> = Promise.resolve();
   /** Parsed apps.yaml entries of recent rollouts (see appConfigOf). */
   private readonly appConfigs = new Map<string, AppConfig>();
   /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
@@ -174,15 +176,23 @@ export class AppState extends DurableObject<Env> {
    * One unit of work: `work` and the engine's promotion of held rollouts in one transaction, each
    * changed rollout's snapshot into the outbox with it; then the effects, which may lead to more
    * units (a host's answer recorded); then the alarm re-armed and history flushed.
+   *
+   * Units run one at a time, in order. A unit that dispatches a wave waits for its hosts' answers;
+   * the hosts' deliveries that come meanwhile (the wave's jobs queued, handed out) wait for it and
+   * then go in together as one unit, instead of a unit each in between the dispatch's calls.
    */
-  private async commit<T>(work: (fx: AppEffects, now: number) => T): Promise<{ result: T; jobs: Job[] }> {
-    const fx = new AppEffects();
-    const result = this.apply(fx, work);
-    const jobs = await this.perform(fx);
-    await this.schedule.rearm();
-    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
-    if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
-    return { result, jobs };
+  private commit<T>(work: (fx: AppEffects, now: number) => T): Promise<{ result: T; jobs: Job[] }> {
+    const unit = this.lastUnit.then(async () => {
+      const fx = new AppEffects();
+      const result = this.apply(fx, work);
+      const jobs = await this.perform(fx);
+      await this.schedule.rearm();
+      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+      if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
+      return { result, jobs };
+    });
+    this.lastUnit = unit.catch(() => undefined);
+    return unit;
   }
 
   private apply<T>(fx: AppEffects, work: (fx: AppEffects, now: number) => T): T {
