@@ -50,22 +50,16 @@ const header = (note = "") =>
     machine(),
     "",
   ].join("\n");
-let report = header() + sections.join("\n");
-// bench/soak.ts writes its own section (it runs for over 30 minutes, outside npm run bench): a full run keeps it.
-const SOAK_TITLE = "## npm start for 30 minutes";
-if (!only && existsSync("BENCHMARKS.md")) {
-  const soak = readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).find((section) => section.startsWith(SOAK_TITLE));
-  if (soak) report = `${report.trimEnd()}\n\n${soak.trimEnd()}\n`;
-}
-if (only && existsSync("BENCHMARKS.md")) {
-  // A partial run (BENCH_ONLY) replaces its own sections and keeps the others from the last full run.
-  const previous = readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).slice(1);
-  const title = (section: string) => section.split("\n", 1)[0];
-  const fresh = new Map(sections.map((section) => [title(section), section]));
-  const merged = previous.map((section) => fresh.get(title(section)) ?? section);
-  for (const section of sections) if (!previous.some((old) => title(old) === title(section))) merged.push(section);
-  report = header(` (sections ${only.join(", ")} re-run then; the others from the previous full run)`) + merged.map((section) => `${section.trimEnd()}\n\n`).join("");
-}
+// Sections this run does not write are kept from the file: a partial run's (BENCH_ONLY) other benches,
+// and the sections written outside `npm run bench` (bench/soak.ts runs for over 30 minutes; the
+// before-and-after comparisons of several checkouts; per-step traces). Each kept section says when it was measured.
+const previous = existsSync("BENCHMARKS.md") ? readFileSync("BENCHMARKS.md", "utf8").split(/^(?=## )/m).slice(1) : [];
+const title = (section: string) => section.split("\n", 1)[0];
+const fresh = new Map(sections.map((section) => [title(section), section]));
+const merged = previous.map((section) => fresh.get(title(section)) ?? section);
+for (const section of sections) if (!previous.some((old) => title(old) === title(section))) merged.push(section);
+const note = only ? ` (sections ${only.join(", ")} re-run then; the others from earlier runs)` : " (sections not written by it are kept from earlier runs)";
+const report = header(note) + merged.map((section) => `${section.trimEnd()}\n\n`).join("");
 writeFileSync("BENCHMARKS.md", report);
 console.log(report);
 process.exit(0); // held long polls of the fleet's agents would keep the process alive

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { api, sendPush, startController, type Controller } from "../test/e2e/controller.ts";
 import { startStandin, type Standin } from "../test/e2e/github-standin-server.ts";
 import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
+import { until } from "../test/e2e/until.ts";
 import { faultReport } from "./report.ts";
 
 const report = faultReport(import.meta.filename);
@@ -19,18 +20,7 @@ apps:
 `;
 
 const sha = (n: number) => n.toString(16).padStart(40, "0");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const standin = async (route: string, repo: string, init?: RequestInit) => (await fetch(`${github.url}/_standin/${route}?repo=${repo}`, init)).json() as Promise<any[]>;
-
-async function until<T>(what: string, check: () => Promise<T | null | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /** Runs one job to success on `host` as an agent would; returns its id and how long the deploy took. */
 async function deploy(app: string, host: string, n: number) {
@@ -100,7 +90,7 @@ it("the controller killed between creating a Deployment and posting its first st
       await standin("faults", "acme-killed/web", { method: "POST", body: JSON.stringify([{ pass: true }, { hang_ms: 60_000 }]) });
       const agent = await ScriptedAgent.register(controller, "gh-02");
       await sendPush(controller, { repo: "acme-killed/web", ref: "refs/heads/main", sha: sha(2) });
-      await until("the first status on its way", async () => (await standin("requests", "acme-killed/web")).some((r) => r.operationId === "repos/create-deployment-status"));
+      await until("the first status on its way", async () => (await standin("requests", "acme-killed/web")).some((r) => r.operationId === "repos/create-deployment-status"), 60_000);
       await controller.crashAndRestart();
       const job = await agent.takeJob();
       await agent.status(job.id, { status: "running", attempt: 1 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { api, sendPush, startController, type Controller } from "../test/e2e/controller.ts";
 import { ScriptedAgent } from "../test/e2e/scripted-agent.ts";
 import { holdExclusiveLock } from "./d1-lock.ts";
+import { until } from "../test/e2e/until.ts";
 import { faultReport } from "./report.ts";
 
 const report = faultReport(import.meta.filename);
@@ -20,16 +21,6 @@ apps:
 const sha = (n: number) => n.toString(16).padStart(40, "0");
 const json = async (res: Response) => (await res.json()) as any;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, check: () => Promise<T>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /**
  * A scripted agent per host that runs every job it is given (running, then succeeded) and counts

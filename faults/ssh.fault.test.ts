@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { api, sendPush, waitForJobEnd } from "../test/e2e/controller.ts";
 import { startSshStack, type SshStack } from "../test/e2e/ssh-stack.ts";
+import { until } from "../test/e2e/until.ts";
 import { faultReport } from "./report.ts";
 
 const report = faultReport(import.meta.filename);
@@ -23,16 +24,6 @@ async function pushTag(tag: string, n: number): Promise<string> {
   const res = await sendPush(stack.controller, { repo: "acme/hello", ref: `refs/tags/${tag}`, sha: sha(n) });
   expect(res.status).toBe(202);
   return ((await res.json()) as any).jobs[0].id;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function execute(command: string) {

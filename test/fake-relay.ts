@@ -14,6 +14,8 @@
 const encoder = new TextEncoder();
 const cancelled = new Set<string>();
 export const FAKE_RELAY_TOKEN = "test-relay-token";
+/** When the fake relay says it pulled: a fixed past time, so a test can tell it from the controller's clock. */
+export const RELAY_TS = "2026-01-02T03:04:05.678Z";
 
 function ndjson(produce: (send: (value: unknown) => void) => Promise<void>): Response {
   const stream = new ReadableStream<Uint8Array>({
@@ -49,7 +51,9 @@ export async function fakeRelay(request: Request): Promise<Response> {
     const tag = String(body.deploy.image).split(":").pop();
     return ndjson(async (send) => {
       if (badKey) return send(mismatch);
-      send({ type: "log", stream: "system", text: `pulling ${body.deploy.image}` });
+      // The relay stamps each line with its own clock (the first line here, as a real relay does); a line without a
+      // stamp (the others) gets the controller's.
+      send({ type: "log", stream: "system", text: `pulling ${body.deploy.image}`, ts: RELAY_TS });
       if (tag === "drop") return;
       if (tag === "slow") {
         for (let i = 0; i < 400 && !cancelled.has(body.job_id); i++) {

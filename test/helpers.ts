@@ -83,21 +83,27 @@ export async function settleHistory(host: string): Promise<void> {
  * with `await clock.advance(ms)` instead of sleeping. The object's real clock is back afterwards.
  * Time moves inside the object, since the timers it fires settle the object's own promises.
  */
-export function withFakeClock<T>(host: string, body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>): Promise<T> {
+export function withFakeClock<T>(host: string, body: (clock: FakeClockHandle) => Promise<T>): Promise<T> {
   return withObjectClock(hostStub(host), body);
+}
+
+/** The test's hold on an object's fake clock: move it on (timers due fire inside the object), read it. */
+export interface FakeClockHandle {
+  advance(ms: number): Promise<void>;
+  now(): number;
 }
 
 /** withFakeClock for any of the Worker's Durable Objects (each has a swappable `clock`). */
 export async function withObjectClock<T>(
   stub: DurableObjectStub<HostQueue> | DurableObjectStub<AppState>,
-  body: (clock: { advance(ms: number): Promise<void> }) => Promise<T>,
+  body: (clock: FakeClockHandle) => Promise<T>,
 ): Promise<T> {
   const { runInDurableObject } = await import("cloudflare:test");
   const fake = new FakeClock();
   const inObject = (fn: (instance: { clock: Clock }) => void) => runInDurableObject(stub as DurableObjectStub<HostQueue>, (instance: HostQueue) => fn(instance));
   await inObject((instance) => void (instance.clock = fake));
   try {
-    return await body({ advance: (ms) => inObject(() => fake.advance(ms)) });
+    return await body({ advance: (ms) => inObject(() => fake.advance(ms)), now: () => fake.now() });
   } finally {
     await inObject((instance) => void (instance.clock = systemClock));
   }
@@ -127,7 +133,7 @@ export interface SseEvent {
 
 /** Opens an SSE stream through the Worker and parses events as they arrive. */
 export async function openSse(path: string, init: { token?: string | null; headers?: Record<string, string> } = {}) {
-  const res = await call(path, { token: init.token ?? ADMIN, headers: init.headers ?? {} });
+  const res = await call(path, { token: init.token === undefined ? ADMIN : init.token, headers: init.headers ?? {} });
   if (res.status !== 200 || !res.body) {
     const text = await res.text();
     throw new Error(`stream answered ${res.status}: ${text}`);

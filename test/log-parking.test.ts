@@ -2,6 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_PARKED_BYTES, MAX_SEQ_AHEAD } from "../src/host/log-parking";
+import { systemClock } from "../src/host/clock";
 import { LogBatchRefused, LogStore, type IncomingLine } from "../src/host/logs";
 
 let objects = 0;
@@ -21,7 +22,7 @@ async function withStore(test: (store: LogStore, rowsRead: () => number) => void
         };
       },
     });
-    const store = new LogStore(sql);
+    const store = new LogStore(sql, systemClock);
     const baseline = () => cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
     test(store, baseline);
   });

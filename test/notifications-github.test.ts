@@ -160,7 +160,9 @@ describe("GitHub Deployments from the Notifications room", () => {
         ["repos/create-commit-status", `/repos/${repo}/statuses/${SHA}`, "success", "deploybot/web"],
       ]);
       expect(requests[1]!.body.target_url).toBe(`${PUBLIC_URL}/#/rollouts/web.r1`);
-      expect(room.githubOf("web.r1")).toMatchObject({ state: "sent", last_state: "success" });
+      expect(room.githubOf("web.r1", { context: "deploybot/web", repo, sha: SHA })).toEqual({
+        deployment_url: null, last_state: "success", state: "sent", error: null, context: "deploybot/web", commit_url: `http://github.test/${repo}/commit/${SHA}`,
+      });
     });
   });
 
@@ -169,7 +171,7 @@ describe("GitHub Deployments from the Notifications room", () => {
     await withRoom("off", githubEnv({}), async ({ room, clock }) => {
       room.jobChanged(snapshot("host-01.job-o", "running"), "web", appOf(repo), clock.now());
       expect(room.hasWork()).toBe(false);
-      expect(room.githubOf("host-01.job-o")).toEqual({ deployment_url: null, last_state: null, state: "off", error: null });
+      expect(room.githubOf("host-01.job-o")).toEqual({ deployment_url: null, last_state: null, state: "off", error: null, context: null, commit_url: null });
     });
   });
 });

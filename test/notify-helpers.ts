@@ -4,7 +4,8 @@ import { parseAppsYaml, type AppConfig } from "../src/config/apps";
 import type { Env } from "../src/env";
 import { FakeClock } from "../src/host/clock";
 import { Schedule } from "../src/host/schedule";
-import { NOTIFY_TABLES, Notifications } from "../src/notify/notifications";
+import { Notifications } from "../src/notify/notifications";
+import { LIVE_DEPLOYMENT_TABLES, NOTIFY_TABLES } from "../src/notify/tables";
 import type { JobSnapshot } from "../src/schemas/jobs";
 
 export const PUBLIC_URL = "https://deploybot.example";
@@ -52,7 +53,7 @@ export interface Room {
 export async function withRoom(name: string, roomEnv: Env, body: (r: Room) => Promise<void>, timeoutMs = 2_000): Promise<void> {
   const stub = env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(`notify-${name}`));
   await runInDurableObject(stub, async (_instance, state) => {
-    for (const statement of NOTIFY_TABLES) state.storage.sql.exec(statement);
+    for (const statement of [...NOTIFY_TABLES, ...LIVE_DEPLOYMENT_TABLES]) state.storage.sql.exec(statement);
     const clock = new FakeClock();
     const make = () => new Notifications({ sql: state.storage.sql, schedule: new Schedule(state.storage.sql, state.storage), clock, env: roomEnv, timeoutMs });
     await body({ room: make(), clock, restart: make });

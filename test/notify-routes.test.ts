@@ -47,15 +47,22 @@ describe("notify and GitHub routes", () => {
     const { jobs } = (await res.json()) as { jobs: Array<{ id: string }> };
     const { status, body } = await callJson(`/v1/jobs/${jobs[0]!.id}/github`);
     expect(status).toBe(200);
-    expect(body).toEqual({ deployment_url: null, last_state: null, state: "off", error: null });
+    expect(body).toEqual({ deployment_url: null, last_state: null, state: "off", error: null, context: null, commit_url: null });
     expect((await callJson("/v1/jobs/nr-01.nope/github")).status).toBe(404);
     const { rollouts } = (await (await sendWebhook("push", { ref: "refs/heads/main", after: sha(8102), repository: { full_name: "acme-nr/quiet" } })).json()) as { rollouts: Array<{ id: string }> };
-    expect(await callJson(`/v1/rollouts/${rollouts[0]!.id}/github`)).toMatchObject({ status: 200, body: { state: "off" } });
+    expect(await callJson(`/v1/rollouts/${rollouts[0]!.id}/github`)).toMatchObject({
+      status: 200,
+      body: { deployment_url: null, last_state: null, state: "off", error: null, context: "deploybot/quiet", commit_url: null },
+    });
     expect((await callJson("/v1/rollouts/quiet.nope/github")).status).toBe(404);
   });
 
-  it("/openapi.json describes the notification payload in its webhooks section", async () => {
+  it("/openapi.json describes the notification payload in its webhooks section, and what GitHub was told of a job or rollout", async () => {
     const { body } = await callJson("/openapi.json", { token: null });
+    for (const path of ["/v1/jobs/{id}/github", "/v1/rollouts/{id}/github"]) {
+      expect(body.paths[path].get.responses["200"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/GitHubStatus" });
+    }
+    expect(Object.keys(body.components.schemas.GitHubStatus.properties)).toEqual(["deployment_url", "last_state", "state", "error", "context", "commit_url"]);
     const hook = Object.values(body.webhooks as Record<string, any>)[0];
     expect(hook.post.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Notification" });
     expect(body.components.schemas.Notification.properties.event.enum).toContain("job.failed");

@@ -131,6 +131,9 @@ describe("status reports and leases", () => {
       await clock.advance(1100);
       await runDurableObjectAlarm(stub);
       expect(await stub.getJob(job.id)).toMatchObject({ status: "queued", attempt: 2, agent_id: null });
+      // DeployBot's own log line about it is stamped by the object's clock, not the wall's.
+      const note = (await stub.jobLogs(job.id)).filter((l) => l.stream === "system").at(-1);
+      expect(note?.ts).toBe(new Date(clock.now()).toISOString());
 
       // The old attempt's reports are refused: the job never counts twice.
       const stale = await agent.status(job.id, { status: "succeeded", exit_code: 0, attempt: 1 });

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, callJson, hostStub, openSse, putConfig, sendWebhook, settleHistory, sha } from "./helpers";
+import { RELAY_TS } from "./fake-relay";
 
 // ssh hosts run through the relay (here the fake of test/fake-relay.ts: the image tag steers it).
 const config = `version: 1
@@ -50,8 +51,11 @@ describe("POST /v1/deploy/ssh", () => {
     expect(res.body).toMatchObject({ mode: "ssh", host: "ssh-01", status: "queued" });
     const job = await settled("ssh-01", res.body.id);
     expect(job).toMatchObject({ status: "succeeded", agent_id: "ssh-relay", attempt: 1 });
-    const texts = (await hostStub("ssh-01").jobLogs(job.id)).map((l) => l.text);
-    expect(texts).toEqual(expect.arrayContaining(["pulling registry.test/api:main", `started api for ${job.id}`]));
+    const lines = await hostStub("ssh-01").jobLogs(job.id);
+    expect(lines.map((l) => l.text)).toEqual(expect.arrayContaining(["pulling registry.test/api:main", `started api for ${job.id}`]));
+    // The relay's own time of a line is kept (as an agent's is): the job log tells when things happened on the host.
+    expect(lines.find((l) => l.text.startsWith("pulling"))?.ts).toBe(RELAY_TS);
+    expect(Date.parse(lines.find((l) => l.text.startsWith("started"))!.ts)).toBeGreaterThan(Date.parse(RELAY_TS));
     await settleHistory("ssh-01");
     expect((await callJson(`/v1/jobs/${job.id}`)).body.status).toBe("succeeded");
   });

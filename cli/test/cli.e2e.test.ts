@@ -4,11 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, E2E_SECRETS, sendPush, startController, type Controller } from "../../test/e2e/controller.ts";
+import { startStandin, type Standin } from "../../test/e2e/github-standin-server.ts";
 import { ScriptedAgent } from "../../test/e2e/scripted-agent.ts";
+import { until } from "../../test/e2e/until.ts";
 
 // ctl as a user runs it: a subprocess against a real `wrangler dev` controller.
 const CLI = join(import.meta.dirname, "../dist/cli/src/cli.js");
 let controller: Controller;
+/** The stand-in GitHub the controller reports to (test/github-standin.ts, checked against GitHub's OpenAPI description). */
+let github: Standin;
 
 interface Run {
   code: number | null;
@@ -46,10 +50,12 @@ const sha = (n: number) => n.toString(16).padStart(40, "0");
 
 beforeAll(async () => {
   execFileSync("npx", ["tsc", "-p", join(import.meta.dirname, "..")], { stdio: "inherit" });
-  controller = await startController();
+  github = await startStandin();
+  controller = await startController({ vars: { GITHUB_TOKEN: "ghp_e2e", GITHUB_API_URL: github.url } });
 });
 afterAll(async () => {
   await controller?.dispose();
+  await github?.close();
 });
 
 describe("config", () => {
@@ -271,12 +277,42 @@ describe("logs on a terminal", () => {
 });
 
 describe("GitHub and notifications", () => {
-  it("jobs show has the GitHub line; notify test queues a test event per URL, or says why not", async () => {
+  /** Runs `ctl` until its output matches (GitHub hears after the deploy, through the app's outbox). */
+  const shows = (args: string[], pattern: RegExp) =>
+    until(`ctl ${args.join(" ")} to match ${pattern}`, async () => {
+      const out = (await ctl(args)).stdout;
+      return pattern.test(out) && out;
+    });
+  const run = async (agent: ScriptedAgent) => {
+    const job = await agent.takeJob();
+    await agent.status(job.id, { status: "running", attempt: job.attempt });
+    await agent.status(job.id, { status: "succeeded", exit_code: 0, attempt: job.attempt });
+    return job.id as string;
+  };
+
+  it("jobs show and rollouts show have the GitHub line: the last state GitHub accepted and where to see it", async () => {
+    const agents = [await ScriptedAgent.register(controller, "cli-01"), await ScriptedAgent.register(controller, "cli-02")];
+    const job = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-01", "--sha", sha(77), "--json"])).stdout);
+    expect(await run(agents[0]!)).toBe(job.id);
+    await shows(["jobs", "show", job.id], /\ngithub\s+success · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
+
+    const rollout = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--sha", sha(78), "--json"])).stdout);
+    for (const agent of agents) await run(agent);
+    const shown = await shows(["rollouts", "show", rollout.id], /\ngithub {2}deploybot\/web success/);
+    expect(shown.split("\n").slice(1, 3)).toEqual([
+      "web main@0000000 → 2 host(s) in 1 wave(s): succeeded",
+      `github  deploybot/web success · ${github.url}/acme/web/commit/${sha(78)}`,
+    ]);
+    // The rollout's job on cli-01 replaced the first job's release there: GitHub heard it went inactive.
+    await shows(["jobs", "show", job.id], /\ngithub\s+inactive · https:\/\/github\.test\/repos\/acme\/web\/deployments\/\d+\n$/);
+    const told = (await (await fetch(`${github.url}/_standin/requests?repo=acme/web`)).json()) as Array<{ problems: string[] }>;
+    expect(told.length).toBeGreaterThan(0);
+    expect(told.flatMap((r) => r.problems)).toEqual([]);
+  });
+
+  it("notify test queues a test event per URL, or says why not", async () => {
     const notifying = `${config}    notify:\n      - { url: "http://127.0.0.1:9/deploybot", events: [job.failed] }\n`;
     expect((await api(controller, "/v1/config", { method: "PUT", body: notifying, headers: { "content-type": "application/yaml" } })).status).toBe(200);
-    const job = JSON.parse((await ctl(["deploy", "--app", "web", "--ref", "main", "--host", "cli-01", "--sha", sha(77), "--json"])).stdout);
-    for (let i = 0; i < 20 && (await api(controller, `/v1/jobs/${job.id}`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-    expect((await ctl(["jobs", "show", job.id])).stdout).toMatch(/\ngithub\s+off \(no GitHub credentials on the controller\)\n$/);
     expect(await ctl(["notify", "test", "web"])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^queued a test event to 1 URL of web: [0-9a-f-]{36}\n$/) });
     expect(await ctl(["notify", "test", "nope"])).toMatchObject({ code: 1, stderr: 'ctl: app "nope" is not in apps.yaml (unknown_app, 404)\n' });
   });

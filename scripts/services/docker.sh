@@ -18,7 +18,12 @@
 #        127.0.0.1:5000/deploybot/hello:broken  GET /up → 404, / → "hello broken"
 #        127.0.0.1:5000/deploybot/hello:slow    like v1, but listens only 2 s after it starts,
 #                                               and stops at once on SIGTERM
-#      Each runs `busybox httpd -f -p 80 -h /www` (slow: after `sleep 2`).
+#      Each runs `busybox httpd -f -p 80 -h /www` (slow: after `sleep 2`), which closes every
+#      connection after one answer.
+#        127.0.0.1:5000/deploybot/hello:keepalive  like v1, served by `caddy file-server`, which keeps
+#                                               connections alive (the proxy latency benchmark needs
+#                                               that); Debian's caddy and the libraries `ldd` names
+#      Only the tags missing from the registry are built.
 #
 # Idempotent: a second run installs, starts and builds nothing and takes about
 # a second. The daemons outlive this script (setsid); stop them by the pids in
@@ -29,7 +34,7 @@ STATE_DIR=${DEPLOYBOT_SERVICES_DIR:-/var/lib/deploybot-services}
 REGISTRY_ADDR=127.0.0.1:5000
 DOCKER_SOCK=/var/run/docker.sock
 IMAGE_REPO=$REGISTRY_ADDR/deploybot/hello
-TAGS=(v1 v2 broken slow)
+TAGS=(v1 v2 broken slow keepalive)
 
 log() { printf '[docker.sh] %s\n' "$*" >&2; }
 # shellcheck source=apt.sh
@@ -58,6 +63,14 @@ install_packages() {
   fi
   log "installing docker.io docker-registry busybox-static curl"
   apt_install_quietly docker.io docker-registry busybox-static curl iptables ca-certificates
+}
+
+# caddy's binary is linked dynamically (Debian builds it so): the keepalive image carries it with the
+# libraries ldd names, loader included.
+install_caddy() {
+  if command -v caddy >/dev/null; then return; fi
+  log "installing caddy (for the keepalive image)"
+  apt_install_quietly caddy
 }
 
 # start_daemon NAME DESCRIPTION SECONDS CHECK COMMAND...: runs COMMAND in the
@@ -99,11 +112,12 @@ YAML
   start_daemon registry "docker-registry on $REGISTRY_ADDR" 30 registry_answers docker-registry serve "$STATE_DIR/registry.yml"
 }
 
-registry_has_all_tags() {
+# missing_tags: the TAGS the registry does not hold, one a line.
+missing_tags() {
   local list tag
-  list=$(curl -fsS --max-time 5 "http://$REGISTRY_ADDR/v2/deploybot/hello/tags/list" 2>/dev/null) || return 1
+  list=$(curl -fsS --max-time 5 "http://$REGISTRY_ADDR/v2/deploybot/hello/tags/list" 2>/dev/null) || list=""
   for tag in "${TAGS[@]}"; do
-    grep -q "\"$tag\"" <<<"$list" || return 1
+    grep -q "\"$tag\"" <<<"$list" || echo "$tag"
   done
 }
 
@@ -122,6 +136,26 @@ build_image() {
     printf 'ok\n' >"$root/www/up"
   fi
   local cmd='CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
+  if [ "$tag" = keepalive ]; then
+    install_caddy
+    local caddy lib
+    caddy=$(command -v caddy)
+    mkdir -p "$root/usr/bin"
+    cp "$caddy" "$root/usr/bin/caddy"
+    # ldd prints `name => /path (addr)` or `/path (addr)`; the vdso has no path.
+    for lib in $(ldd "$caddy" | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
+    printf 'hello v1\n' >"$root/www/index.html"
+    cmd='CMD ["/usr/bin/caddy", "file-server", "--listen", ":80", "--root", "/www"]'
+    tar -C "$root" -c . | docker import --change "$cmd" --change 'EXPOSE 80' --change 'ENV HOME=/tmp' \
+      - "$IMAGE_REPO:$tag" >/dev/null
+    rm -rf "$root"
+    docker push -q "$IMAGE_REPO:$tag" >/dev/null
+    log "pushed $IMAGE_REPO:$tag"
+    return
+  fi
   if [ "$tag" = slow ]; then
     # A shell as PID 1 that ends httpd on SIGTERM, as a well-behaved app does (httpd as PID 1 ignores it).
     cmd='CMD ["/bin/sh", "-c", "trap '"'"'kill $p; exit 0'"'"' TERM; sleep 2; /bin/busybox httpd -f -p 80 -h /www & p=$!; wait $p"]'
@@ -141,10 +175,8 @@ main() {
   install_packages
   start_dockerd
   start_registry
-  if ! registry_has_all_tags; then
-    local tag
-    for tag in "${TAGS[@]}"; do build_image "$tag"; done
-  fi
+  local tag
+  for tag in $(missing_tags); do build_image "$tag"; done
   log "ready: docker on unix://$DOCKER_SOCK, registry on $REGISTRY_ADDR"
 }
 

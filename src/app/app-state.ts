@@ -17,6 +17,7 @@ import { mapBounded } from "../util/bounded";
 import { GroupCommit } from "../util/group-commit";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
+import { loadRunningConfig } from "../config/current";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
@@ -52,13 +53,16 @@ export class AppState extends DurableObject<Env> {
   readonly notifications: Notifications;
   /** The unit of work last started: the next one starts when it has ended (see commit). */
   private lastUnit: Promise<unknown> = Promise.resolve();
-  /** Parsed apps.yaml entries of recent rollouts (see appConfigOf). */
+  /** Parsed apps.yaml entries of recent rollouts (see rolloutEntry). */
   private readonly appConfigs = new Map<string, AppConfig>();
   /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
   private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
+    // Read before the unit of work: it is synchronous, and D1 is outside this object. (One object per app: one app.)
+    const lone = snapshots.find((job) => job.rollout_id === null);
+    const current = lone ? await this.currentEntry(lone.app) : undefined;
     await this.commit((fx, now) => {
       this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, this.appConfigOf(job.rollout_id), now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
     });
   });
 
@@ -79,7 +83,7 @@ export class AppState extends DurableObject<Env> {
     const { result: row, jobs } = await this.commit((fx, now) => {
       const row = this.engine.create(fx, input, now);
       // A `deployment` event's rollout posts its statuses on that Deployment (before its first change is told).
-      if (input.github && row.id === input.id) this.notifications.adoptDeployment(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
+      if (input.github && row.id === input.id) this.notifications.deployments.adopt(row.id, input.spec.app.repo, input.github.deployment_id, input.github.url);
       return row;
     });
     const ours = new Set(this.table.hosts(row.id).map((h) => h.job_id));
@@ -95,9 +99,13 @@ export class AppState extends DurableObject<Env> {
     return this.deliveries.add(snapshots);
   }
 
-  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it). */
-  githubOf(id: string): GitHubView | null {
-    return this.notifications.githubOf(id);
+  /** What GitHub was told of a job or rollout of this app (the job and rollout views show it); a rollout's is its commit status. */
+  githubOf(id: string): GitHubView {
+    const row = this.table.get(id);
+    if (row) return this.notifications.githubOf(id, { context: `deploybot/${row.app}`, repo: specOf(row).app.repo, sha: row.sha });
+    // A job of a `deployment` event's rollout makes no Deployment of its own: it reports on that one.
+    const rolloutId = this.table.hostsOfJob(id, null, "")[0]?.rollout_id;
+    return this.notifications.githubOf(rolloutId && this.notifications.deployments.isExternal(rolloutId) ? rolloutId : id);
   }
 
   /** `ctl notify test`: a test event to each of the app's notify URLs; their delivery ids. */
@@ -203,7 +211,7 @@ export class AppState extends DurableObject<Env> {
       for (const id of fx.changed) {
         const rollout = this.rollout(id)!;
         this.outbox.add({ ...rollout, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(rollout, this.appConfigOf(id), now);
+        this.notifications.rolloutChanged(rollout, this.rolloutEntry(id), now);
       }
       return result;
     });
@@ -247,9 +255,9 @@ export class AppState extends DurableObject<Env> {
     return queued;
   }
 
-  /** apps.yaml's entry as a rollout was started with it; a job outside rollouts takes the newest rollout's. */
-  private appConfigOf(rolloutId: string | null): AppConfig | undefined {
-    const row = (rolloutId ? this.table.get(rolloutId) : null) ?? this.table.recent(1)[0];
+  /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
+  private rolloutEntry(rolloutId: string): AppConfig | undefined {
+    const row = this.table.get(rolloutId);
     if (!row) return undefined;
     // A rollout's spec never changes, and a wave's deliveries all ask for the same one: parse it once.
     let app = this.appConfigs.get(row.id);
@@ -259,6 +267,23 @@ export class AppState extends DurableObject<Env> {
       this.appConfigs.set(row.id, app);
     }
     return app;
+  }
+
+  /**
+   * The app's entry in the running apps.yaml, for a job outside any rollout (`ctl deploy --host`,
+   * `POST /v1/jobs`). When D1 cannot be read, or the app left apps.yaml while its job ran, the newest
+   * rollout's entry stands in: a job's statuses are worth telling even then.
+   */
+  private async currentEntry(appName: string): Promise<AppConfig | undefined> {
+    const newest = () => {
+      const row = this.table.recent(1)[0];
+      return row ? specOf(row).app : undefined;
+    };
+    try {
+      return (await loadRunningConfig(this.env.DB)).config.apps[appName] ?? newest();
+    } catch {
+      return newest();
+    }
   }
 
   private rollout(id: string): Rollout | null {

@@ -1,5 +1,5 @@
 import { OUTBOX_TABLES } from "../host/migrations";
-import { NOTIFY_TABLES } from "../notify/notifications";
+import { LIVE_DEPLOYMENT_TABLES, NOTIFY_TABLES } from "../notify/tables";
 
 /** The app object's SQLite schema, as numbered steps (see host/migrations.ts for how they apply). */
 export const APP_STEPS: string[][] = [
@@ -38,4 +38,6 @@ export const APP_STEPS: string[][] = [
   ],
   // Step 2: GitHub Deployments and notifications (notify/notifications.ts).
   NOTIFY_TABLES,
+  // Step 3: the Deployment live on each host, to mark the one a newer release replaced inactive (notify/deployments.ts).
+  LIVE_DEPLOYMENT_TABLES,
 ];

@@ -1,7 +1,7 @@
 import { isMap, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { z } from "zod";
 import { imageProblems, MAX_APPS, MAX_CONFIG_BYTES, MAX_HOSTS, MAX_HOSTS_PER_APP, plainUrl, sshAddress, sshHostKey } from "./fields.ts";
-import { environmentFlag, environmentSchema, environmentUrlSchema, notifySchema } from "./notify.ts";
+import { checkEnvironments, environmentFlag, environmentSchema, environmentUrlSchema, notifySchema } from "./notify.ts";
 import { checkProxyConflicts, checkProxyRules, proxySchema } from "./proxy.ts";
 import { rolloutSchema } from "./rollout.ts";
 
@@ -107,6 +107,7 @@ const configSchema = z
     if (hostCount > MAX_HOSTS) ctx.addIssue({ code: "custom", path: ["hosts"], message: `${hostCount} hosts; apps.yaml may define at most ${MAX_HOSTS}` });
     if (appCount > MAX_APPS) ctx.addIssue({ code: "custom", path: ["apps"], message: `${appCount} apps; apps.yaml may define at most ${MAX_APPS}` });
     checkProxyConflicts(config.apps, ctx);
+    checkEnvironments(config.apps, ctx);
     for (const [appName, app] of Object.entries(config.apps)) {
       app.hosts.forEach((host, index) => {
         if (!(host in config.hosts)) {

@@ -43,4 +43,29 @@ describe("apps.yaml notify, environment and its flags", () => {
     expect(result.problems[1]!.message).toMatch(/events are job.started/);
     expect(result.problems[2]!.message).toMatch(/NOTIFY_/);
   });
+
+  it("refuses two apps of one repository in one GitHub environment, named or by default, at the second's line and column", () => {
+    const app = (name: string, repo: string, extra: string) => `  ${name}:
+    repo: ${repo}
+    branches: [main]
+    hosts: [h1]
+    deploy: { image: "x:{sha}", container: ${name} }
+${extra}`;
+    const result = parseAppsYaml(yaml(`    environment: production
+${app("worker", "ACME/web", "    environment: production\n")}${app("api", "acme/web", "    environment: web/h1\n")}${app("docs", "acme/docs", "    environment: production\n")}`));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((p) => [p.path, p.line, p.column])).toEqual([
+      ["apps.worker.environment", 15, 18],
+    ]);
+    expect(result.problems[0]!.message).toBe('environment "production" of ACME/web is already app "web"\'s; a deployment event for it could start only one of them: give each app its own environment');
+
+    // web keeps its default environments (web/h1): an app that names one of them is refused too.
+    const taken = parseAppsYaml(yaml(app("api", "acme/web", "    environment: web/h1\n")));
+    expect(!taken.ok && taken.problems.map((p) => [p.path, p.line, p.message])).toEqual([
+      ["apps.api.environment", 14, 'environment "web/h1" of acme/web is already app "web"\'s; a deployment event for it could start only one of them: give each app its own environment'],
+    ]);
+    // Other repositories, and distinct names, are fine.
+    expect(parseAppsYaml(yaml(`    environment: production\n${app("docs", "acme/docs", "    environment: production\n")}${app("worker", "acme/web", "    environment: production-worker\n")}`)).ok).toBe(true);
+  });
 });

@@ -40,3 +40,36 @@ export const environmentFlag = z.boolean().optional();
 
 /** `environment_url:` of an app: where the deployed app answers, shown on GitHub's environment. */
 export const environmentUrlSchema = z.url({ protocol: /^https?$/, error: "environment_url must be an http(s) URL" }).optional();
+
+interface EnvironmentOwner {
+  repo: string;
+  hosts: string[];
+  environment?: string | undefined;
+}
+
+/**
+ * One GitHub environment of a repository belongs to one app. A `deployment` event names a repository
+ * and an environment, and starts one rollout whose statuses go on that Deployment; one Deployment
+ * cannot carry two apps' statuses, so two apps of a repository may not share an environment, named
+ * (`environment:`) or taken by default (`<app>/<host>`). Repositories compare as GitHub does, case-insensitively.
+ */
+export function checkEnvironments(apps: Record<string, EnvironmentOwner>, ctx: z.RefinementCtx): void {
+  const owners = new Map<string, string>();
+  const key = (repo: string, environment: string) => `${repo.toLowerCase()}\n${environment}`;
+  for (const [name, app] of Object.entries(apps)) {
+    if (app.environment === undefined) for (const host of app.hosts) owners.set(key(app.repo, `${name}/${host}`), name);
+  }
+  for (const [name, app] of Object.entries(apps)) {
+    if (app.environment === undefined) continue;
+    const other = owners.get(key(app.repo, app.environment));
+    if (other === undefined) {
+      owners.set(key(app.repo, app.environment), name);
+      continue;
+    }
+    ctx.addIssue({
+      code: "custom",
+      path: ["apps", name, "environment"],
+      message: `environment "${app.environment}" of ${app.repo} is already app "${other}"'s; a deployment event for it could start only one of them: give each app its own environment`,
+    });
+  }
+}

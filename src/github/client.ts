@@ -135,6 +135,16 @@ function split(full: string): [string, string] {
 }
 
 /**
+ * The commit's page on GitHub, where its statuses show: github.com for the public API, the server
+ * itself for Enterprise Server (`https://HOST/api/v3`).
+ */
+export function commitPageUrl(apiUrl: string | undefined, repo: string, sha: string): string {
+  const api = (apiUrl || DEFAULT_GITHUB_API_URL).replace(/\/+$/, "");
+  const web = api === DEFAULT_GITHUB_API_URL ? "https://github.com" : api.replace(/\/api\/v3$/, "");
+  return `${web}/${repo}/commit/${sha}`;
+}
+
+/**
  * When a failed call may be tried again: GitHub's `Retry-After` (secondary rate limit, 403 or 429),
  * or the primary limit's reset time when `x-ratelimit-remaining` is 0. Null: use the backoff.
  */

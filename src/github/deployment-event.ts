@@ -56,7 +56,7 @@ export async function startFromDeployment(env: Env, config: AppsConfig, event: D
   if (targets.length === 0) {
     return { outcome: "ignored", reason: `environment "${deployment.environment}" of ${repository.full_name} is not in apps.yaml` };
   }
-  // One Deployment, one rollout: if an environment named several apps, the first in apps.yaml order takes it.
+  // One Deployment, one rollout: apps.yaml gives each environment of a repository to one app (config/notify.ts).
   const { appName, hosts } = targets[0]!;
   const ref = normaliseRef(config.apps[appName]!, deployment.ref);
   const github = { deployment_id: deployment.id, url: deployment.url, environment: deployment.environment };

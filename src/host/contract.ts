@@ -59,7 +59,10 @@ export interface HostState {
   online: boolean;
 }
 
+/** What /metrics reads from a host's object, in one call. */
 export interface HostMetrics {
+  /** Jobs waiting for an agent. */
+  queued: number;
   heartbeats: number;
   agents_online: number;
   dispatch_buckets: number[];

@@ -55,7 +55,7 @@ export class HostQueue extends DurableObject<Env> {
     // The rooms see the clock through this, so a clock swapped in later reaches all of them.
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
-    this.logs = new LogStore(sql);
+    this.logs = new LogStore(sql, time);
     this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, d1HistoryWriter(env.DB), [appFollower(env)], this.logs);
     this.counters = new Counters(sql);
     this.jobs = new JobTable(sql, this.outbox);
@@ -161,7 +161,7 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   metrics(): C.HostMetrics {
-    return { heartbeats: this.presence.heartbeatsTotal(), agents_online: this.presence.onlineCount(), ...this.counters.dispatch() };
+    return { queued: this.jobs.countQueued(), heartbeats: this.presence.heartbeatsTotal(), agents_online: this.presence.onlineCount(), ...this.counters.dispatch() };
   }
 
   /**

@@ -1,4 +1,10 @@
-import type { IncomingLine } from "./logs";
+/** A log line as an agent (or the relay) sends it: numbered per attempt by `seq`. */
+export interface IncomingLine {
+  seq: number;
+  ts: string;
+  stream: "stdout" | "stderr" | "system";
+  text: string;
+}
 
 /** How far past the first missing seq a line may be parked. An agent resends in order; 10,000 lines is many batches. */
 export const MAX_SEQ_AHEAD = 10_000;

@@ -1,6 +1,7 @@
-import { byteLength, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
+import { iso, type Clock } from "./clock";
+import { byteLength, type IncomingLine, LogBatchRefused, MAX_PARKED_BYTES, MAX_SEQ_AHEAD, ParkedLines } from "./log-parking";
 
-export { LogBatchRefused } from "./log-parking";
+export { LogBatchRefused, type IncomingLine } from "./log-parking";
 
 /** Longest line kept; the rest is cut and marked. */
 export const MAX_LINE_BYTES = 16 * 1024;
@@ -10,13 +11,6 @@ export const MAX_JOB_LOG_LINES = 200_000;
 
 export const LINE_CUT_MARKER = " …[line cut: longer than 16 KiB]";
 export const LOG_LIMIT_MARKER = "[deploybot] log limit reached: further output of this job is dropped";
-
-export interface IncomingLine {
-  seq: number;
-  ts: string;
-  stream: "stdout" | "stderr" | "system";
-  text: string;
-}
 
 /** A line as stored and streamed: `pos` orders every line of the host and is the SSE event id. */
 export interface LogLine {
@@ -74,7 +68,11 @@ export function secretValues(env: Record<string, string>): string[] {
 export class LogStore {
   private readonly parked: ParkedLines;
 
-  constructor(private readonly sql: SqlStorage) {
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Stamps DeployBot's own lines (the object's clock, so tests on a fake clock see fake times). */
+    private readonly clock: Pick<Clock, "now">,
+  ) {
     this.parked = new ParkedLines(sql);
   }
 
@@ -147,8 +145,7 @@ export class LogStore {
 
   /** Adds a line from DeployBot itself (lease expiry, cancel, restart), outside the agent's seq numbering. */
   system(jobId: string, attempt: number, text: string): LogLine {
-    const ts = new Date().toISOString();
-    return this.insert(jobId, attempt, 0, ts, "system", text);
+    return this.insert(jobId, attempt, 0, iso(this.clock.now()), "system", text);
   }
 
   private state(jobId: string, attempt: number): JobLogState {

@@ -55,21 +55,28 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
       deploy: job.deploy,
     });
     if (!res.ok || !res.body) throw await relayFailure(res);
+    const log = logBatcher(hooks);
     await readNdjson(res.body, async (message) => {
       if (message.type === "log") {
         const stream = message.stream === "stderr" || message.stream === "system" ? message.stream : "stdout";
-        await hooks.logs([{ seq: ++seq, ts: iso(clock.now()), stream, text: String(message.text ?? "") }]);
+        // The relay's time of the line (as an agent's), so the log tells when a step happened on the host even when this
+        // object is slow to take the lines in; the object's own time when the relay sent none.
+        const ts = typeof message.ts === "string" && message.ts.length <= 64 && !Number.isNaN(Date.parse(message.ts)) ? message.ts : iso(clock.now());
+        log.add({ seq: ++seq, ts, stream, text: String(message.text ?? "") });
       } else if (message.type === "result") {
+        await log.written();
         ended = true;
         // The relay words the error as the agent does (docs/deploy-steps.md): "failed at health: …; previous container restored".
         const error = message.status === "succeeded" ? null : String(message.summary ?? `${String(message.status)} at ${String(message.step)}: ${String(message.error)}`);
         await hooks.done(message.status === "succeeded" ? "succeeded" : "failed", error);
       } else if (message.type === "error") {
+        await log.written();
         ended = true;
         const code = String(message.code ?? "ssh_error");
         await hooks.lost(`${code}: ${String(message.message ?? "")}`, !PERMANENT.has(code));
       }
     });
+    await log.written();
     if (!ended) await hooks.lost("relay_lost: the relay's stream ended before a result", true);
   } catch (err) {
     if (ended) return;
@@ -78,6 +85,41 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
   } finally {
     stopRenewal();
   }
+}
+
+/**
+ * Hands log lines to the host object without waiting for each: lines that arrive while it still takes earlier ones
+ * go in together, one transaction for the lot, so a busy object falls behind by a batch, not by a transaction per
+ * line. `written()` waits for every line so far, and throws the first failure (the job is then lost, as before).
+ */
+export function logBatcher(hooks: Pick<SshJobHooks, "logs">) {
+  let waiting: IncomingLine[] = [];
+  let writing: Promise<void> | null = null;
+  let failure: unknown = null;
+  const flush = async () => {
+    while (waiting.length && failure === null) {
+      const lines = waiting;
+      waiting = [];
+      await hooks.logs(lines);
+    }
+  };
+  const start = () => {
+    writing ??= flush().catch((err: unknown) => void (failure ??= err)).finally(() => void (writing = null));
+  };
+  return {
+    add(line: IncomingLine): void {
+      if (failure !== null) throw failure;
+      waiting.push(line);
+      start();
+    },
+    async written(): Promise<void> {
+      while (writing || (waiting.length && failure === null)) {
+        start();
+        await writing;
+      }
+      if (failure !== null) throw failure;
+    },
+  };
 }
 
 /** Tells the relay to stop a job's deploy. Never throws: the lease still ends the job if the relay cannot be told. */

@@ -1,6 +1,6 @@
 import type { AppConfig } from "../config/apps";
 import type { NotifyEvent, NotifyTarget } from "../config/notify";
-import type { CommitStatusBody, DeploymentBody, DeploymentState } from "../github/client";
+import type { CommitStatusBody, DeploymentBody, DeploymentState, DeploymentStatusBody } from "../github/client";
 import { pickJob, type Job, type JobSnapshot } from "../schemas/jobs";
 import type { Rollout, RolloutStatus } from "../schemas/rollouts";
 
@@ -94,14 +94,25 @@ export function deploymentBody(job: JobSnapshot, appName: string, app: AppConfig
   };
 }
 
+/**
+ * A Deployment status: `log_url` the dashboard's page, `environment_url` from apps.yaml. Always
+ * `auto_inactive: false`: DeployBot marks replaced releases `inactive` itself (notifications.ts).
+ */
+export function statusBody(state: DeploymentState, description: string, logUrl: string | undefined, app?: AppConfig): DeploymentStatusBody {
+  return { state, description, auto_inactive: false, ...(logUrl ? { log_url: logUrl } : {}), ...(app?.environment_url ? { environment_url: app.environment_url } : {}) };
+}
+
 /** A status's description: what happened, within GitHub's 140 characters. */
 export function describeJob(job: Job): string {
   const text = job.error ? `${job.status}: ${job.error}` : `${job.status} on ${job.host}`;
   return text.slice(0, 140);
 }
 
+/** Every host of a rollout, wave by wave. */
+export const hostsOf = (rollout: Rollout): string[] => rollout.waves.flatMap((wave) => wave.hosts);
+
 export function describeRollout(rollout: Rollout): string {
-  const hosts = rollout.waves.reduce((n, wave) => n + wave.hosts.length, 0);
+  const hosts = hostsOf(rollout).length;
   const text = rollout.error ? `${rollout.status}: ${rollout.error}` : `rollout ${rollout.status} (${hosts} host${hosts === 1 ? "" : "s"})`;
   return text.slice(0, 140);
 }

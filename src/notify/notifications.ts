@@ -1,11 +1,12 @@
 import type { AppConfig } from "../config/apps";
 import type { Env } from "../env";
-import { describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
+import { commitPageUrl, describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
 import type { Clock } from "../host/clock";
 import type { Schedule } from "../host/schedule";
 import type { JobSnapshot } from "../schemas/jobs";
 import type { Rollout } from "../schemas/rollouts";
 import { mapBounded } from "../util/bounded";
+import { DeploymentLedger } from "./deployments";
 import * as m from "./messages";
 import { isPermanent, SendError, sendGitHub, sendHook, type Outgoing } from "./senders";
 
@@ -15,23 +16,6 @@ const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 5 * 60_000;
 /** A call GitHub or a receiver refuses for good (422, 404, ...) is given up after this many tries, so its lane moves on. */
 const PERMANENT_TRIES = 5;
-
-export const NOTIFY_TABLES: string[] = [
-  // Outbound calls in order per lane ("github:<repo>" or "hook:<url>"); a row goes once accepted.
-  `CREATE TABLE notify_queue (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, lane TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, error TEXT
-  )`,
-  "CREATE INDEX notify_queue_lane ON notify_queue (lane, seq)",
-  "CREATE INDEX notify_queue_subject ON notify_queue (subject)",
-  // Per job (or rollout): its Deployment once GitHub answered, and the last state GitHub accepted.
-  `CREATE TABLE github_deployments (
-    subject TEXT PRIMARY KEY, repo TEXT NOT NULL, deployment_id INTEGER, deployment_url TEXT,
-    last_state TEXT, error TEXT, external INTEGER NOT NULL DEFAULT 0
-  )`,
-  // The last transition seen per job or rollout: snapshots come at least once, and only changes are told.
-  "CREATE TABLE notify_seen (subject TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL)",
-];
 
 export interface NotificationsRoom {
   sql: SqlStorage;
@@ -47,6 +31,16 @@ export interface GitHubView {
   last_state: string | null;
   state: "off" | "pending" | "sent" | "retrying";
   error: string | null;
+  /** A rollout's commit status: its context (`deploybot/<app>`) and the commit's page, where GitHub shows it. */
+  context: string | null;
+  commit_url: string | null;
+}
+
+/** The commit a rollout's status is on. */
+export interface CommitRef {
+  context: string;
+  repo: string;
+  sha: string;
 }
 
 type Row = {
@@ -76,9 +70,12 @@ export class Notifications {
   private running: Promise<void> | null = null;
   private again = false;
   private readonly failures = new Map<string, number>();
+  /** The app's Deployments: the object adopts a `deployment` event's here, and asks whom a job reports to. */
+  readonly deployments: DeploymentLedger;
 
   constructor({ sql, schedule, clock, env, timeoutMs = 15_000 }: NotificationsRoom) {
     this.sql = sql;
+    this.deployments = new DeploymentLedger(sql);
     this.schedule = schedule;
     this.clock = clock;
     this.env = env;
@@ -93,16 +90,16 @@ export class Notifications {
   jobChanged(job: JobSnapshot & { rollout_id: string | null }, appName: string, app: AppConfig | undefined, now: number): void {
     const previous = (this.seen(job.id)?.status ?? null) as JobSnapshot["status"] | null;
     if (!this.transition(job.id, job.version, job.status)) return;
-    const github = app && this.github && !this.externalOf(job.rollout_id);
-    if (github && !this.deploymentRow(job.id)) {
-      this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", job.id, app.repo);
+    const github = app && this.github && !this.deployments.isExternal(job.rollout_id);
+    if (github && !this.deployments.get(job.id)) {
+      this.deployments.open(job.id, app.repo);
       this.enqueue(`github:${app.repo}`, job.id, { kind: "deployment", repo: app.repo, sha: job.sha, body: m.deploymentBody(job, appName, app) }, now);
     }
     const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "jobs", job.id);
     for (const step of m.stepsSince(previous, job)) {
       if (github) {
-        const body = { state: m.jobState(step.status), description: m.describeJob(step), auto_inactive: true, ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
-        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body }, now);
+        this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body: m.statusBody(m.jobState(step.status), m.describeJob(step), url, app) }, now);
+        if (step.status === "succeeded") this.replaced(this.deployments.wentLive(job.id, [job.host], step.finished_at ?? new Date(now).toISOString()), job.sha, now);
       }
       const event = m.jobEvent(step.status);
       if (event) this.hooks(event, appName, app, now, { job: step, url }, job.id);
@@ -116,28 +113,16 @@ export class Notifications {
     const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "rollouts", rollout.id);
     if (app && this.github) {
       const lane = `github:${app.repo}`;
-      if (!this.deploymentRow(rollout.id)) this.sql.exec("INSERT INTO github_deployments (subject, repo) VALUES (?, ?)", rollout.id, app.repo);
+      this.deployments.open(rollout.id, app.repo);
       const context = `deploybot/${rollout.app}`;
       this.enqueue(lane, rollout.id, { kind: "commit_status", repo: app.repo, sha: rollout.sha, body: { state: m.rolloutCommitState(rollout.status), context, description: m.describeRollout(rollout), ...(url ? { target_url: url } : {}) } }, now);
-      if (this.externalOf(rollout.id)) {
-        const body = { state: m.rolloutDeploymentState(rollout.status), description: m.describeRollout(rollout), ...(url ? { log_url: url } : {}), ...this.environmentUrl(app) };
-        this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body }, now);
+      if (this.deployments.isExternal(rollout.id)) {
+        this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body: m.statusBody(m.rolloutDeploymentState(rollout.status), m.describeRollout(rollout), url, app) }, now);
+        if (rollout.status === "succeeded") this.replaced(this.deployments.wentLive(rollout.id, m.hostsOf(rollout), rollout.finished_at ?? new Date(now).toISOString()), rollout.sha, now);
       }
     }
     const event = m.rolloutEvent(rollout.status);
     if (event) this.hooks(event, rollout.app, app, now, { rollout, url }, rollout.id);
-  }
-
-  /**
-   * A rollout that serves a Deployment someone else created (a `deployment` event): its statuses go
-   * to that Deployment, and its jobs make none of their own. Call before the rollout's first change.
-   */
-  adoptDeployment(rolloutId: string, repo: string, deploymentId: number, deploymentUrl: string | null): void {
-    this.sql.exec(
-      `INSERT INTO github_deployments (subject, repo, deployment_id, deployment_url, external) VALUES (?, ?, ?, ?, 1)
-       ON CONFLICT (subject) DO UPDATE SET deployment_id = excluded.deployment_id, deployment_url = excluded.deployment_url, external = 1`,
-      rolloutId, repo, deploymentId, deploymentUrl,
-    );
   }
 
   /** Queues a `test` event to each of the app's URLs; returns the delivery ids. */
@@ -164,15 +149,21 @@ export class Notifications {
     return this.running;
   }
 
-  /** What GitHub knows of a job or rollout, for the views; null when nothing was or will be sent. */
-  githubOf(id: string): GitHubView | null {
-    const row = this.deploymentRow(id);
-    if (!row) return this.github ? null : { deployment_url: null, last_state: null, state: "off", error: null };
+  /**
+   * What GitHub knows of a job or rollout (with `commit`, the rollout's commit status), for the
+   * views: the last state GitHub accepted and where to see it, or why nothing was sent.
+   */
+  githubOf(id: string, commit?: CommitRef): GitHubView {
+    const row = this.deployments.get(id);
+    const on = row !== undefined || this.github !== null;
+    const where = { context: commit?.context ?? null, commit_url: commit && on ? commitPageUrl(this.env.GITHUB_API_URL, commit.repo, commit.sha) : null };
+    // No record: off without credentials; with them, its first change is on its way (or predates the setting).
+    if (!row) return { deployment_url: null, last_state: null, state: on ? "pending" : "off", error: null, ...where };
     const head = this.sql
       .exec<{ error: string | null }>("SELECT error FROM notify_queue WHERE subject = ? AND lane LIKE 'github:%' ORDER BY seq LIMIT 1", id)
       .toArray()[0];
     const state = head ? (head.error ? "retrying" : "pending") : "sent";
-    return { deployment_url: row.deployment_url, last_state: row.last_state, state, error: head?.error ?? row.error };
+    return { deployment_url: row.deployment_url, last_state: row.last_state, state, error: head?.error ?? row.error, ...where };
   }
 
   private async pass(): Promise<void> {
@@ -214,16 +205,21 @@ export class Notifications {
     }
     const github = this.github;
     if (!github) throw new SendError("GitHub credentials were removed", null);
-    const known = this.deploymentRow(row.subject);
+    const known = this.deployments.get(row.subject);
+    if (item.kind === "status" && item.body.state === "inactive" && !known?.deployment_id) {
+      // Its Deployment was never made (given up): there is nothing on GitHub to mark.
+      this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
+      return;
+    }
     if (item.kind === "deployment") {
       // Idempotent: a Deployment created before a crash (or a lost answer) is found by its payload's job id.
       const found = known?.deployment_id
         ? { id: known.deployment_id, url: known.deployment_url ?? "" }
         : ((await github.findDeployment(item.repo, item.sha, item.body.environment, row.subject)) ?? (await github.createDeployment(item.repo, item.body)));
-      this.sql.exec("UPDATE github_deployments SET deployment_id = ?, deployment_url = ?, error = NULL WHERE subject = ?", found.id, found.url, row.subject);
+      this.deployments.created(row.subject, found.id, found.url);
     } else {
       await sendGitHub(github, item, known?.deployment_id ?? null);
-      this.sql.exec("UPDATE github_deployments SET last_state = ?, error = NULL WHERE subject = ?", item.body.state, row.subject);
+      this.deployments.accepted(row.subject, item.body.state);
     }
     this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
   }
@@ -237,7 +233,7 @@ export class Notifications {
       // Kept nowhere else: say so loudly, and show it on the job's view.
       console.error(JSON.stringify({ level: "error", msg: "notification given up", lane: row.lane, subject: row.subject, error }));
       this.sql.exec("DELETE FROM notify_queue WHERE seq = ?", row.seq);
-      this.sql.exec("UPDATE github_deployments SET error = ? WHERE subject = ?", `given up: ${error}`, row.subject);
+      this.deployments.failed(row.subject, `given up: ${error}`);
       this.again = true;
       return;
     }
@@ -279,18 +275,18 @@ export class Notifications {
     return this.sql.exec<{ version: number; status: string }>("SELECT version, status FROM notify_seen WHERE subject = ?", subject).toArray()[0];
   }
 
-  private deploymentRow(subject: string) {
-    return this.sql
-      .exec<{ deployment_id: number | null; deployment_url: string | null; last_state: string | null; error: string | null; external: number }>(
-        "SELECT deployment_id, deployment_url, last_state, error, external FROM github_deployments WHERE subject = ?", subject)
-      .toArray()[0];
-  }
-
-  private externalOf(rolloutId: string | null): boolean {
-    return rolloutId !== null && this.deploymentRow(rolloutId)?.external === 1;
-  }
-
-  private environmentUrl(app: AppConfig) {
-    return app.environment_url ? { environment_url: app.environment_url } : {};
+  /**
+   * `inactive` on each Deployment a newer release replaced on every host it was live on, in its
+   * repository's lane after the newer one's `success`. DeployBot says it rather than GitHub's
+   * `auto_inactive` (sent as false): GitHub's marks only non-production, non-transient environments,
+   * and, for an app whose hosts share one `environment:`, would mark a host's Deployment inactive
+   * when another host's succeeds, though it still runs there.
+   */
+  private replaced(subjects: string[], sha: string, now: number): void {
+    for (const subject of subjects) {
+      const row = this.deployments.get(subject)!;
+      const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, row.external ? "rollouts" : "jobs", subject);
+      this.enqueue(`github:${row.repo}`, subject, { kind: "status", repo: row.repo, body: m.statusBody("inactive", `replaced by ${sha.slice(0, 7)}`, url) }, now);
+    }
   }
 }

@@ -49,11 +49,8 @@ export const metricsRouter = createRouter().openapi(metricsRoute, async (c) => {
   const [jobs, deliveries, perHost] = await Promise.all([
     jobCounts(db),
     deliveryCounts(db),
-    // At most 50 hosts at once: a fleet of thousands must not open thousands of calls together.
-    mapBounded(hosts, HOST_CALLS_AT_ONCE, async (host) => {
-      const queue = hostQueue(c.env, host);
-      return { host, state: await queue.state(), metrics: await queue.metrics() };
-    }),
+    // One call per host, at most 50 at once: a fleet of thousands must not open thousands of calls together.
+    mapBounded(hosts, HOST_CALLS_AT_ONCE, async (host) => ({ host, metrics: await hostQueue(c.env, host).metrics() })),
   ]);
 
   const out = new Exposition();
@@ -61,7 +58,7 @@ export const metricsRouter = createRouter().openapi(metricsRoute, async (c) => {
   out.family("deploybot_webhook_deliveries_total", "counter", "GitHub webhook deliveries by outcome.", deliveries.map((r) => ["", { outcome: r.outcome }, r.n]));
   out.family("deploybot_heartbeats_total", "counter", "Agent heartbeats received, by host.", perHost.map((h) => ["", { host: h.host }, h.metrics.heartbeats]));
   out.family("deploybot_agents_online", "gauge", "Agents heard from in the last 75 s, by host.", perHost.map((h) => ["", { host: h.host }, h.metrics.agents_online]));
-  out.family("deploybot_queue_length", "gauge", "Queued jobs, by host.", perHost.map((h) => ["", { host: h.host }, h.state.queued]));
+  out.family("deploybot_queue_length", "gauge", "Queued jobs, by host.", perHost.map((h) => ["", { host: h.host }, h.metrics.queued]));
   out.family(
     "deploybot_dispatch_wait_seconds",
     "histogram",

@@ -41,11 +41,8 @@ const jobGitHub = githubRoute("/v1/jobs/{id}/github", "jobs", "What GitHub was t
 const rolloutGitHub = githubRoute(
   "/v1/rollouts/{id}/github",
   "rollouts",
-  "What GitHub was told of a rollout: its commit status deploybot/<app> (and the Deployment of a deployment event)",
+  "What GitHub was told of a rollout: its commit status deploybot/<app> on the commit's page (and the Deployment of a deployment event)",
 );
-
-/** GitHub is on but nothing is recorded for the job yet (its snapshot is on its way, or it predates the setting). */
-const NOTHING = { deployment_url: null, last_state: null, state: "pending" as const, error: null };
 
 export const notifyRouter = createRouter()
   .openapi(notifyTest, async (c) => {
@@ -59,14 +56,14 @@ export const notifyRouter = createRouter()
   .openapi(jobGitHub, async (c) => {
     const found = await findJob(c.env, c.req.valid("param").id);
     if (!found) throw new ApiError(404, "job_not_found", "no such job");
-    return c.json((await appState(c.env, found.job.app).githubOf(found.job.id)) ?? NOTHING, 200);
+    return c.json(await appState(c.env, found.job.app).githubOf(found.job.id), 200);
   })
   .openapi(rolloutGitHub, async (c) => {
     const { id } = c.req.valid("param");
     const app = appOfRolloutId(id);
     const stub = app ? appState(c.env, app) : null;
     if (!stub || !(await stub.get(id))) throw new ApiError(404, "rollout_not_found", "no such rollout");
-    return c.json((await stub.githubOf(id)) ?? NOTHING, 200);
+    return c.json(await stub.githubOf(id), 200);
   });
 
 // What DeployBot sends to an app's `notify:` URLs (format json), in /openapi.json's webhooks section.

@@ -8,7 +8,9 @@ export const GitHubStatusSchema = z
     deployment_url: z.string().nullable().openapi({ description: "the GitHub Deployment (API URL); null until GitHub answered" }),
     last_state: z.string().nullable().openapi({ description: "the last status GitHub accepted: queued, in_progress, success, failure, error, inactive (commit status: pending, ...)" }),
     state: z.enum(["off", "pending", "sent", "retrying"]).openapi({ description: "off: no GitHub credentials; pending: queued; retrying: GitHub failed, see error" }),
-    error: z.string().nullable(),
+    error: z.string().nullable().openapi({ description: "GitHub's last error (retrying), or why a call was given up" }),
+    context: z.string().nullable().openapi({ description: "a rollout's commit status context, deploybot/<app>; null for a job", example: "deploybot/web" }),
+    commit_url: z.string().nullable().openapi({ description: "a rollout's commit page on GitHub, where its commit status shows; null for a job, or when GitHub is off" }),
   })
   .openapi("GitHubStatus");
 

@@ -88,14 +88,14 @@ export function safeJobId(jobId: string): string {
   return jobId.replace(/[^A-Za-z0-9_.-]/g, "-");
 }
 
-/** Containers whose name starts with PREFIX, one line `NAME ID STATE` each. */
-export function dockerFindPrefixed(prefix: string): Argv {
-  return ["docker", "ps", "-a", "--no-trunc", "--filter", `name=^${escapeRegex(prefix)}`, "--format", "{{.Names}} {{.ID}} {{.State}}"];
-}
-
-/** Where container NAME's PORT/tcp is published: `127.0.0.1:49153`. */
-export function dockerPort(name: string, port: number): Argv {
-  return ["docker", "port", name, `${port}/tcp`];
+/**
+ * The live container NAME and the releases a cutover started beside it
+ * (`NAME-next-<job>`), one line `NAME ID STATE PORTS` each, PORTS as docker
+ * shows them (`127.0.0.1:41234->80/tcp`, empty when the container is not
+ * running): what a cutover's proxy step needs from docker, in one command.
+ */
+export function dockerListReleases(name: string): Argv {
+  return ["docker", "ps", "-a", "--no-trunc", "--filter", `name=^${escapeRegex(name)}(-next-.+)?$`, "--format", "{{.Names}} {{.ID}} {{.State}} {{.Ports}}"];
 }
 
 export function dockerRename(from: string, to: string): Argv {
@@ -210,6 +210,11 @@ export function caddyAdmin(admin: string, method: "GET" | "POST", path: "/config
 /** 1 when the kernel moves connections queued on a closing SO_REUSEPORT socket to its successor (Caddy's reloads need it). */
 export function readMigrateReq(): Argv {
   return ["cat", "/proc/sys/net/ipv4/tcp_migrate_req"];
+}
+
+/** The kernel's ephemeral port range, then its TCP socket tables (loopback-port.ts reads them; tcp6 may be absent). */
+export function readPortTable(): Argv {
+  return ["cat", "/proc/sys/net/ipv4/ip_local_port_range", "/proc/net/tcp", "/proc/net/tcp6"];
 }
 
 /** hostname, uptime, load and memory in one read: four files, in this order. */

@@ -56,3 +56,22 @@ export function toErrorBody(err: unknown): { status: number; body: { error: { co
   }
   return { status: 500, body: { error: { code: "internal_error", message: "internal error" } } };
 }
+
+/** A failed SSH connection attempt as a relay error: a pinned-key mismatch first, then by ssh2's error level. */
+export function classifyConnectError(err: Error & { level?: string }, mismatch: string | null, user: string, where: string, pinnedType: string): RelayError {
+  if (mismatch) return new RelayError("host_key_mismatch", mismatch);
+  const message = err.message;
+  if (err.level === "client-authentication") {
+    return new RelayError("auth_failed", `authentication as ${user} on ${where} failed (publickey refused)`);
+  }
+  if (err.level === "handshake" && /host key/i.test(message)) {
+    return new RelayError("host_key_mismatch", `host key mismatch for ${where}: expected ${pinnedType}, the host offers no ${pinnedType} key (${message})`);
+  }
+  if (err.level === "client-timeout") {
+    return new RelayError("connect_failed", `timed out connecting to ${where}`);
+  }
+  if (err.level === "client-socket" || /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET/.test(message)) {
+    return new RelayError("connect_failed", `could not connect to ${where}: ${message}`);
+  }
+  return new RelayError("ssh_error", `ssh error with ${where}: ${message}`);
+}

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createBearerCheck } from "./auth.ts";
-import { runDeploy, summarize, type DeployOptions } from "./deploy.ts";
+import { summarize, type DeployOptions } from "./deploy-contract.ts";
+import { runDeploy } from "./deploy.ts";
 import { RelayError, toErrorBody } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { collectMetrics } from "./metrics.ts";
@@ -140,7 +141,7 @@ export function createRelayServer({ token, pool, logger = silentLogger, maxBodyB
         run: createPoolRunner({ pool, target: input.target }),
         request: input,
         signal: controller.signal,
-        log: (logStream, text) => stream.write({ type: "log", stream: logStream, text }),
+        log: (logStream, text) => stream.write({ type: "log", stream: logStream, text, ts: new Date().toISOString() }),
       });
       logger.info("deploy finished", { ...fields, status: result.status, step: result.step, rolled_back: result.rolled_back, error: result.error });
       stream.write({ type: "result", ...result, summary: summarize(result) });

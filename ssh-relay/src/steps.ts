@@ -85,13 +85,15 @@ export function deploySteps({ run, log, signal, pollIntervalMs, pullTimeoutMs }:
       // Only the first of a run of identical answers is logged.
       if (answer.detail !== last) log("stdout", `not healthy yet: ${answer.detail}`);
       last = answer.detail;
-      await mustBeRunning(name);
-      if (Date.now() >= deadline) throw new Error(`${health.url} did not answer 2xx within ${health.timeoutMs / 1000} s (last: ${answer.detail})`);
-      try {
-        await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal });
-      } catch {
-        throw new Cancelled("cancelled");
+      if (Date.now() >= deadline) {
+        await mustBeRunning(name);
+        throw new Error(`${health.url} did not answer 2xx within ${health.timeoutMs / 1000} s (last: ${answer.detail})`);
       }
+      // The container's state is read during the pause, not after it: each command costs an SSH round trip.
+      const pause = sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal }).then(() => undefined, () => {
+        throw new Cancelled("cancelled");
+      });
+      await Promise.all([mustBeRunning(name), pause]);
     }
   }
 

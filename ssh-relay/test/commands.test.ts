@@ -105,16 +105,19 @@ describe("cutover command builders", () => {
     assert.match(shellQuote(commands.caddyAdmin("127.0.0.1:2019", "POST", "/load")), / '-H' 'Content-Type: application\/json' /);
   });
 
-  it("the new release's name, its published port, and the leftovers of interrupted cutovers", () => {
+  it("the new release's name, the port table, and the live release with the leftovers of interrupted cutovers", () => {
     assert.equal(commands.nextPrefix("web"), "web-next-");
     assert.equal(line(commands.readMigrateReq()), "cat /proc/sys/net/ipv4/tcp_migrate_req");
+    assert.equal(line(commands.readPortTable()), "cat /proc/sys/net/ipv4/ip_local_port_range /proc/net/tcp /proc/net/tcp6");
     assert.equal(commands.safeJobId("01J/x y:z"), "01J-x-y-z");
-    assert.equal(line(commands.dockerPort("web-next-j1", 3000)), "docker port web-next-j1 3000/tcp");
-    assert.equal(line(commands.dockerFindPrefixed("web.v2-next-")), "docker ps -a --no-trunc --filter name=^web\\.v2-next- --format {{.Names}} {{.ID}} {{.State}}");
+    assert.equal(
+      line(commands.dockerListReleases("web.v2")),
+      "docker ps -a --no-trunc --filter name=^web\\.v2(-next-.+)?$ --format {{.Names}} {{.ID}} {{.State}} {{.Ports}}",
+    );
   });
 
-  it("the new release runs with its app port on a loopback port docker picks", () => {
-    const spec = commands.dockerRun({ name: "web-next-j1", image: "r/web:1", ports: ["127.0.0.1::3000"], env: {}, labels: {} });
-    assert.match(spec.stdin, /^exec 'docker' 'run' '-d' '--name' 'web-next-j1' '--restart' 'unless-stopped' '-p' '127\.0\.0\.1::3000' 'r\/web:1'$/m);
+  it("the new release runs with its app port on the loopback port the cutover chose", () => {
+    const spec = commands.dockerRun({ name: "web-next-j1", image: "r/web:1", ports: ["127.0.0.1:41234:3000"], env: {}, labels: {} });
+    assert.match(spec.stdin, /^exec 'docker' 'run' '-d' '--name' 'web-next-j1' '--restart' 'unless-stopped' '-p' '127\.0\.0\.1:41234:3000' 'r\/web:1'$/m);
   });
 });

@@ -74,6 +74,8 @@ describe("cutover over SSH behind a real Caddy", () => {
     assert.equal(await page(), "hello v2");
     const port = docker("port", name, "80/tcp").stdout;
     assert.equal(upstreamOf(await caddy.config(), routeId(name)), port);
+    // Every line carries the relay's time of it, which the Worker keeps as the line's time.
+    assert.ok(lines.filter((l) => l.type === "log").every((l) => typeof l.ts === "string" && Date.now() - Date.parse(l.ts) < 300_000), JSON.stringify(lines[0]));
     for (const told of [/^new container started: .*-next-cut2, port 80 on 127\.0\.0\.1:\d+/m, /^healthy after /m, /^traffic switched to /m, /^old release drained after /m, /^removed the old release /m]) {
       assert.match(text(lines), told);
     }

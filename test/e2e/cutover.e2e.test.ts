@@ -123,6 +123,19 @@ describe.each([
     for (const told of ["new container started", "healthy after", "traffic switched to", "old release drained after", "removed the old release"]) expect(log).toContain(told);
   });
 
+  it("docker restarts the release (crash, dockerd restart): it keeps its loopback port and Caddy still reaches it", async () => {
+    const before = docker("port", container(), "80/tcp");
+    docker("restart", "--time", "1", container());
+    expect(docker("port", container(), "80/tcp")).toBe(before);
+    expect(upstreamOf(await caddy.config(), routeId(container()))).toBe(before);
+    // busybox httpd listens a moment after the container starts again.
+    const answer = await waitFor("the app behind Caddy after the restart", async () => {
+      const res = await fetch(`http://127.0.0.1:${listen()}/`);
+      return res.ok ? (await res.text()).trim() : undefined;
+    }, 15_000, 100);
+    expect(answer).toBe("hello v2");
+  });
+
   it("a release that fails health: the job fails at health, every request answered, v2 still serves", async () => {
     const load = startLoad(`http://127.0.0.1:${listen()}/`);
     await load.successes(5);

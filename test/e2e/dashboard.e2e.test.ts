@@ -6,6 +6,7 @@ import { api, E2E_SECRETS, freePort, startController, type Controller } from "./
 import { audit } from "./dashboard/a11y.ts";
 import { launchBrowser, screenshot, SCREENSHOTS, type Browser } from "./dashboard/browser.ts";
 import { appsAndRollouts, SHOP_HOSTS, SHOP_YAML } from "./dashboard/rollouts.ts";
+import { startStandin, type Standin } from "./github-standin-server.ts";
 import { ScriptedAgent } from "./scripted-agent.ts";
 import { RELAY_TOKEN, RelayProcess } from "./ssh-stack.ts";
 
@@ -42,6 +43,8 @@ const sha = (n: number) => n.toString(16).padStart(40, "0");
 let controller: Controller;
 let sshd: TestSshd;
 let relay: RelayProcess;
+/** The stand-in GitHub the controller reports to, for the GitHub lines of the job and rollout pages. */
+let github: Standin;
 let config: string;
 let browser: Browser;
 let page: Page;
@@ -55,7 +58,8 @@ beforeAll(async () => {
   relay = new RelayProcess(await freePort(), sshd.clientKey.privateKey);
   await relay.start();
   config = sshConfig(await freePort());
-  const vars = { SSH_RELAY_URL: relay.url, SSH_RELAY_TOKEN: RELAY_TOKEN };
+  github = await startStandin();
+  const vars = { SSH_RELAY_URL: relay.url, SSH_RELAY_TOKEN: RELAY_TOKEN, GITHUB_TOKEN: "ghp_e2e", GITHUB_API_URL: github.url };
   [controller, browser] = await Promise.all([startController({ vars }), launchBrowser()]);
   page = browser.page;
   const put = await api(controller, "/v1/config", { method: "PUT", body: config, headers: { "content-type": "application/yaml" } });
@@ -69,6 +73,7 @@ afterAll(async () => {
   await controller?.dispose();
   await relay?.kill();
   await sshd?.dispose();
+  await github?.close();
 });
 const pageErrors: string[] = [];
 // A failing test leaves a picture of the page and what it said.
@@ -389,7 +394,7 @@ describe("agents", () => {
 /** The first rollout of the Apps page's tests, for the phone's turn. */
 let firstRollout = () => "";
 describe("apps and rollouts", () => {
-  firstRollout = appsAndRollouts({ page: () => page, controller: () => controller, confirmDialog }).firstRollout;
+  firstRollout = appsAndRollouts({ page: () => page, controller: () => controller, github: () => github.url, confirmDialog }).firstRollout;
 });
 
 describe("on a phone", () => {

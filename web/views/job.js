@@ -1,6 +1,7 @@
 // @ts-check
 import { ApiError, request, session } from "../lib/api.js";
 import { badge, duration, h, replace, shortJobId, shortRef, time } from "../lib/dom.js";
+import { showGitHub } from "../lib/github.js";
 import { LiveStream, showStreamState } from "../lib/log-stream.js";
 import { LogView } from "../lib/log-view.js";
 import { confirmAction, errorBox, facts } from "../lib/ui.js";
@@ -46,7 +47,7 @@ export async function jobPage({ main, segments, navigate }) {
     replace(heading, `${job.app} @ ${shortRef(job.ref)} on ${job.host} `, badge(job.status));
     replace(details, facts(describe(job)));
     replace(actions, ...buttons(job));
-    void showGitHub(id, github);
+    void showGitHub(`/v1/jobs/${id}/github`, github);
   };
 
   const cancel = async () => {
@@ -118,28 +119,6 @@ export async function jobPage({ main, segments, navigate }) {
     log.dispose();
     clearInterval(tick);
   };
-}
-
-/**
- * The job's GitHub line: its Deployment and the last status sent, or why not (no credentials, retrying).
- * @param {string} id
- * @param {HTMLElement} line
- */
-async function showGitHub(id, line) {
-  /** @type {any} */
-  let view;
-  try {
-    view = await request(`/v1/jobs/${id}/github`);
-  } catch {
-    return; // the job's facts stand without it
-  }
-  const link = view.deployment_url ? [" · ", h("a", { href: view.deployment_url, rel: "noreferrer" }, "Deployment")] : [];
-  const text =
-    view.state === "off" ? "off (no GitHub credentials on the controller)"
-    : view.state === "retrying" ? `retrying: ${view.error ?? "GitHub did not answer"}`
-    : view.state === "sent" ? `${view.last_state ?? "sent"}${view.error ? ` (${view.error})` : ""}`
-    : `pending${view.last_state ? ` (last sent: ${view.last_state})` : ""}`;
-  replace(line, h("strong", null, "GitHub: "), text, ...link);
 }
 
 /**

@@ -1,6 +1,7 @@
 // @ts-check
 import { ApiError, request, session } from "../lib/api.js";
 import { badge, duration, h, replace, shortJobId, shortRef, shortSha, time } from "../lib/dom.js";
+import { showGitHub } from "../lib/github.js";
 import { LiveStream, showStreamState } from "../lib/log-stream.js";
 import { confirmAction, errorBox, facts } from "../lib/ui.js";
 
@@ -31,6 +32,7 @@ export async function rolloutPage({ main, segments }) {
   const actions = h("div", { class: "actions" });
   const problem = h("div");
   const details = h("div");
+  const github = h("p", { class: "github-line" });
   const waves = h("div", { class: "waves" });
   const streamState = h("span", { class: "stream-state", role: "status" });
   main.append(
@@ -39,6 +41,7 @@ export async function rolloutPage({ main, segments }) {
     actions,
     problem,
     details,
+    github,
     h("div", { class: "log-head" }, h("h2", null, "Waves"), streamState),
     waves,
   );
@@ -50,6 +53,7 @@ export async function rolloutPage({ main, segments }) {
     replace(details, facts(describe(rollout)));
     replace(actions, ...buttons(rollout));
     replace(waves, ...rollout.waves.map((/** @type {any} */ wave, /** @type {number} */ i) => waveTable(rollout, wave, i)));
+    void showGitHub(`/v1/rollouts/${encodeURIComponent(id)}/github`, github);
   };
 
   /** @param {"pause" | "resume" | "cancel"} verb */

@@ -64,7 +64,7 @@ const show = defineCommand({
       ["finished", job.finished_at ?? "-"],
       ["exit code", job.exit_code === null ? "-" : String(job.exit_code)],
       ["error", shown(job.error ?? "-")],
-      ...(github ? [["github", describeGitHub(github)] as [string, string]] : []),
+      ...(github ? [["github", shown(describeGitHub(github))] as [string, string]] : []),
     ];
     process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n")}\n`);
   },

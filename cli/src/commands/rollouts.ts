@@ -1,7 +1,9 @@
 import { command as defineCommand } from "../lib/command.ts";
 import { clientFrom, commonArgs, requireArg } from "../lib/args.ts";
+import { describeGitHub, type GitHubStatus } from "../lib/github.ts";
 import { ago, printJson, shortRef, shortSha, status, table } from "../lib/output.ts";
 import { hostLines, summary, watchRollout, type Rollout } from "../lib/rollout.ts";
+import { forOutput } from "../lib/terminal.ts";
 
 const idArg = { id: { type: "positional", description: "rollout id", required: false } } as const;
 
@@ -36,9 +38,14 @@ const show = defineCommand({
   meta: { name: "show", description: "One rollout: its waves and each host's job.", examples: ["ctl rollouts show web.2f0c…"] },
   args: { ...commonArgs, ...idArg },
   async run({ args }) {
-    const { body } = await clientFrom(args).json<Rollout>("GET", `/v1/rollouts/${encodeURIComponent(requireArg(args.id, "ID"))}`);
+    const id = encodeURIComponent(requireArg(args.id, "ID"));
+    const client = clientFrom(args);
+    const { body } = await client.json<Rollout>("GET", `/v1/rollouts/${id}`);
     if (args.json) return printJson(body);
-    process.stdout.write(`${body.id}\n${summary(body)}${body.error ? `\n${body.error}` : ""}\n${hostLines(body).join("\n")}\n`);
+    // A controller without the route (older) just has no GitHub line.
+    const github = await client.json<GitHubStatus>("GET", `/v1/rollouts/${id}/github`).then((r) => r.body, () => null);
+    const githubLine = github ? `github  ${forOutput(describeGitHub(github), { tty: process.stdout.isTTY })}\n` : "";
+    process.stdout.write(`${body.id}\n${summary(body)}${body.error ? `\n${body.error}` : ""}\n${githubLine}${hostLines(body).join("\n")}\n`);
   },
 });
 

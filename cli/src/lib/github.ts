@@ -1,22 +1,30 @@
-/** What GitHub was told of a job or rollout (`GET /v1/jobs/{id}/github`). */
+/** What GitHub was told of a job or rollout (`GET /v1/jobs/{id}/github`, `GET /v1/rollouts/{id}/github`). */
 export interface GitHubStatus {
   deployment_url: string | null;
   last_state: string | null;
   state: "off" | "pending" | "sent" | "retrying";
   error: string | null;
+  /** A rollout's commit status context (`deploybot/<app>`) and the commit's page; null for a job. */
+  context?: string | null;
+  commit_url?: string | null;
 }
 
-/** One line for `ctl jobs show` and the like: the Deployment and its last status, or why not. */
+/**
+ * One line for `ctl jobs show` and `ctl rollouts show`: the last state GitHub accepted and where to
+ * see it (the Deployment, the commit's page), or why nothing was sent (no credentials, retrying).
+ */
 export function describeGitHub(view: GitHubStatus): string {
-  const deployment = view.deployment_url ? ` · ${view.deployment_url}` : "";
+  const context = view.context ? `${view.context} ` : "";
+  const links = [view.deployment_url, view.commit_url].filter((url): url is string => Boolean(url)).map((url) => ` · ${url}`).join("");
+  const lastSent = view.last_state ? ` (last sent: ${view.last_state})` : "";
   switch (view.state) {
     case "off":
-      return "off (no GitHub credentials on the controller)";
+      return `${context}off (no GitHub credentials on the controller)`;
     case "sent":
-      return `${view.last_state ?? "sent"}${deployment}${view.error ? ` (${view.error})` : ""}`;
+      return `${context}${view.last_state ?? "sent"}${view.error ? ` (${view.error})` : ""}${links}`;
     case "retrying":
-      return `retrying: ${view.error ?? "GitHub did not answer"}${view.last_state ? ` (last sent: ${view.last_state})` : ""}${deployment}`;
+      return `${context}retrying: ${view.error ?? "GitHub did not answer"}${lastSent}${links}`;
     default:
-      return `pending${view.last_state ? ` (last sent: ${view.last_state})` : ""}${deployment}`;
+      return `${context}pending${lastSent}${links}`;
   }
 }

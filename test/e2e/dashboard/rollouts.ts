@@ -23,11 +23,13 @@ const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000,
 interface Context {
   page: () => Page;
   controller: () => Controller;
+  /** The stand-in GitHub's URL. */
+  github: () => string;
   confirmDialog: (button: string) => Promise<void>;
 }
 
 /** The tests, in order: each goes on from where the one before left the app. */
-export function appsAndRollouts({ page: pageOf, controller: controllerOf, confirmDialog }: Context) {
+export function appsAndRollouts({ page: pageOf, controller: controllerOf, github, confirmDialog }: Context) {
   const agents = new Map<string, ScriptedAgent>();
   /** The jobs each host ran for the first rollout. */
   const ran = new Map<string, string>();
@@ -50,6 +52,7 @@ export function appsAndRollouts({ page: pageOf, controller: controllerOf, confir
   const heading = () => pageOf().locator("h1").textContent();
   const waveText = (n: number) => pageOf().locator(`section[data-wave="${n}"]`).textContent();
   const shopRow = () => pageOf().locator('tr[data-app="shop"]');
+  const githubLine = () => pageOf().locator("p.github-line");
 
   it("shows a rollout in progress on the Apps page, and its waves with each host's job on its page, live", async () => {
     const page = pageOf();
@@ -90,12 +93,17 @@ export function appsAndRollouts({ page: pageOf, controller: controllerOf, confir
     await poll(() => page.locator(".stream-state").textContent()).toBe("Finished");
     expect(await page.evaluate(() => (window as any).sameTab)).toBe(true);
     expect(await page.getByRole("button").filter({ hasText: /Pause|Resume|Cancel/ }).count()).toBe(0);
+    // GitHub heard: the rollout's commit status, and where it shows.
+    await poll(() => githubLine().textContent()).toBe("GitHub: deploybot/shop success · Commit on GitHub");
+    expect(await githubLine().getByRole("link", { name: "Commit on GitHub" }).getAttribute("href")).toBe(`${github()}/acme/shop/commit/${RELEASE}`);
     expect(await audit(page)).toEqual([]);
     await screenshot(page, "16-rollout-succeeded");
 
-    // Each host's job is linked to its page and log.
+    // Each host's job is linked to its page and log, with its own Deployment on GitHub.
     await page.getByRole("link", { name: `Job ${ran.get("shop-02")!.slice(8, 16)} on shop-02: its log` }).click();
     await poll(heading).toBe("shop @ main on shop-02 succeeded");
+    await poll(() => githubLine().textContent()).toBe("GitHub: success · Deployment");
+    expect(await githubLine().getByRole("link", { name: "Deployment" }).getAttribute("href")).toMatch(/^https:\/\/github\.test\/repos\/acme\/shop\/deployments\/\d+$/);
   });
 
   it("shows the live short sha on every host after the rollout, linked to the job that put it there", async () => {
@@ -153,6 +161,7 @@ export function appsAndRollouts({ page: pageOf, controller: controllerOf, confir
     const after = await stored(id);
     expect(after.status).toBe("cancelled");
     expect(after.waves.map((w) => w.status)).toEqual(["succeeded", "cancelled", "cancelled"]);
+    await poll(() => githubLine().textContent()).toBe("GitHub: deploybot/shop error · Commit on GitHub");
     expect(await page.getByRole("button").filter({ hasText: /Pause|Resume|Cancel/ }).count()).toBe(0);
     expect(await audit(page)).toEqual([]);
     await screenshot(page, "19-rollout-cancelled");

@@ -7,8 +7,8 @@ namespace DeployBot.Agent.Deploy;
 /// <summary>
 /// A zero-downtime deploy of an app with a <c>proxy:</c> block (docs/deploy-steps.md):
 /// validate → pull → proxy (Caddy answers; leftovers of an interrupted cutover repaired) → start the new release
-/// beside the old one as <c>&lt;container&gt;-next-&lt;job&gt;</c>, its app port published on a loopback port the engine
-/// picks → health on that port → switch the proxy's route to it → drain the old release → remove it and give the new
+/// beside the old one as <c>&lt;container&gt;-next-&lt;job&gt;</c>, its app port published on a loopback port chosen here
+/// (<see cref="LoopbackPort"/>: the engine keeps an explicit binding across restarts) → health on that port → switch the proxy's route to it → drain the old release → remove it and give the new
 /// container the app's name. Before the switch the old release is never touched: a failure or a cancel removes the
 /// new container and nothing else. From the switch on the deploy has succeeded: a cancel is ignored, and a failed
 /// drain or clean-up is a warning. Lives for one deploy.
@@ -65,20 +65,17 @@ internal sealed class Cutover(
 
             _step = DeployStep.Start;
             var next = NextName(_name, job.JobId);
-            _newId = await docker.CreateContainerAsync(next, body, cancellationToken);
-            await docker.StartContainerAsync(_newId, cancellationToken);
-            var info = await docker.InspectContainerAsync(_newId, cancellationToken);
-            upstream = info?.PublishedAt(PortKey(_proxy))
-                ?? throw new DeployFailure($"the engine published no host port for {PortKey(_proxy)} of {next}");
-            Say($"new container started: {next} ({DeployEngine.Short(_newId)}), port {_proxy.AppPort} on {upstream}, after {Elapsed()}");
+            upstream = await StartAsync(next, body, cancellationToken);
+            var newId = _newId!;
+            Say($"new container started: {next} ({DeployEngine.Short(newId)}), port {_proxy.AppPort} on {upstream}, after {Elapsed()}");
 
             _step = DeployStep.Health;
             var healthStarted = time.GetTimestamp();
             var health = job.Deploy.Health is { } h ? h with { Url = $"http://{upstream}{h.Path ?? "/"}" } : null;
-            if (await _steps.CheckHealthAsync(health, _newId, probe, cancellationToken) is { } unhealthy)
+            if (await _steps.CheckHealthAsync(health, newId, probe, cancellationToken) is { } unhealthy)
             {
                 Warn($"health check failed: {unhealthy}");
-                await _steps.ShowOutputAsync(_newId);
+                await _steps.ShowOutputAsync(newId);
                 return await AbandonAsync(DeployOutcome.Failed, unhealthy);
             }
             Say($"healthy after {time.GetElapsedTime(healthStarted).TotalSeconds:0.0}s");
@@ -104,8 +101,37 @@ internal sealed class Cutover(
         }
 
         await RetireOldAsync(upstream);
-        Say($"deployed {job.Deploy.Image} as {_name} ({DeployEngine.Short(_newId)}) in {Elapsed()}");
+        Say($"deployed {job.Deploy.Image} as {_name} ({DeployEngine.Short(_newId!)}) in {Elapsed()}");
         return new DeployResult(DeployOutcome.Succeeded, _step, null, _newId);
+    }
+
+    /// <summary>Creates and starts the new release with its app port on a free loopback port; when the engine refuses
+    /// the port (taken since it was chosen), removes the container and tries another, three times in all. Returns
+    /// <c>127.0.0.1:PORT</c>.</summary>
+    private async Task<string> StartAsync(string next, JsonObject body, CancellationToken cancellationToken)
+    {
+        var tried = new HashSet<int>();
+        while (true)
+        {
+            var port = LoopbackPort.Free(tried);
+            tried.Add(port);
+            ((JsonObject)body["HostConfig"]!)["PortBindings"] = new JsonObject
+            {
+                [PortKey(_proxy)] = new JsonArray(new JsonObject { ["HostIp"] = "127.0.0.1", ["HostPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) }),
+            };
+            _newId = await docker.CreateContainerAsync(next, body.DeepClone().AsObject(), cancellationToken);
+            try
+            {
+                await docker.StartContainerAsync(_newId, cancellationToken);
+                return $"127.0.0.1:{port}";
+            }
+            catch (Exception ex) when (LoopbackPort.IsConflict(ex) && tried.Count < 3)
+            {
+                Warn($"port {port} on 127.0.0.1 was taken ({((DockerApiException)ex).EngineMessage}); trying another");
+                await docker.RemoveContainerAsync(_newId, cancellationToken);
+                _newId = null;
+            }
+        }
     }
 
     /// <summary>Drain, then stop and remove the old release, then give the new one the app's name. Past the
@@ -209,13 +235,8 @@ internal sealed class Cutover(
             throw new FormatException("behind the proxy, health needs a path starting with '/' and a positive timeout");
         }
         var body = ContainerCreateBody.Build(job with { Deploy = job.Deploy with { Ports = [] } });
-        var key = PortKey(_proxy);
-        body["ExposedPorts"] = new JsonObject { [key] = new JsonObject() };
-        // An empty HostPort: the engine picks a free port, on loopback only; the proxy is the public face.
-        ((JsonObject)body["HostConfig"]!)["PortBindings"] = new JsonObject
-        {
-            [key] = new JsonArray(new JsonObject { ["HostIp"] = "127.0.0.1", ["HostPort"] = "" }),
-        };
+        // The binding (loopback only: the proxy is the public face) is added at the start, with the port chosen then.
+        body["ExposedPorts"] = new JsonObject { [PortKey(_proxy)] = new JsonObject() };
         return body;
     }
 

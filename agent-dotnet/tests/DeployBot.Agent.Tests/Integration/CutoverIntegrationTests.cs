@@ -12,7 +12,7 @@ namespace DeployBot.Agent.Tests.Integration;
 /// listen address: every request during a deploy must be answered by the app.
 /// </summary>
 [Collection(DockerCollection.Name)]
-public sealed class CutoverIntegrationTests(DockerFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class CutoverIntegrationTests(DockerFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _name = $"dbct-{Guid.NewGuid():N}"[..13];
     private readonly int _listen = CaddyProcess.FreePort();
