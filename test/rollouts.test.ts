@@ -1,5 +1,7 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { AppState } from "../src/app/app-state";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { JobSnapshot } from "../src/schemas/jobs";
 import { appStub, callJson, hostStub, putConfig, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
 
 // Each test has its own app on its own 10 hosts (<app>-01 … <app>-10), so no queue is shared.
@@ -12,6 +14,7 @@ const APPS: Record<string, string> = {
   newer: "rollout: { batch: 5 }",
   queued: "rollout: { batch: 5 }\n    supersede: false",
   offline: "rollout: { canary: [offline-01], wave_timeout: 10m }",
+  burst: "",
 };
 const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
 
@@ -192,6 +195,30 @@ describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
       // The job that never started is cancelled, so it does not run whenever the agent comes back.
       expect(await queuedOn("offline-01")).toEqual([]);
     });
+  });
+
+  it("a wave's hosts reporting at once are handled in one unit of work, and each hears back once it is committed", async () => {
+    const answer = await push("burst");
+    const id = answer.rollouts[0]!.id;
+    expect(answer.jobs).toHaveLength(10);
+    for (const host of hostsOf("burst")) await settleHistory(host); // the hosts' own deliveries of "queued" are in
+    const finished_at = new Date().toISOString();
+    const done = answer.jobs.map((job, i) => ({ ...(job as never as JobSnapshot), status: "succeeded" as const, exit_code: 0, finished_at, version: 100 + i }));
+    const units = await runInDurableObject(appStub("burst"), async (instance: AppState, state) => {
+      const version = () => state.storage.sql.exec<{ version: number }>("SELECT version FROM rollouts WHERE id = ?", id).one().version;
+      const before = version();
+      // As ten hosts' outboxes would: the first delivery starts a unit at once, the nine that come
+      // while it runs go in together next. Each rollout change bumps its version once per unit.
+      const settled = done.map((job) => instance.jobsChanged([job]).then(() => version()));
+      const seen = await Promise.all(settled);
+      // The nine later ones hear back only once their unit committed.
+      expect(seen.slice(1)).toEqual(Array(9).fill(before + 2));
+      return version() - before;
+    });
+    expect(units).toBe(2);
+    const r = await rollout(id);
+    expect(r.status).toBe("succeeded");
+    expect(r.waves[0].states).toEqual(Array(10).fill("succeeded"));
   });
 });
 

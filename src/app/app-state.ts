@@ -14,12 +14,15 @@ import { APP_STEPS } from "./migrations";
 import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
 import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
 import { mapBounded } from "../util/bounded";
+import { GroupCommit } from "../util/group-commit";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
 import { loadRunningConfig } from "../config/current";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
+/** Parsed specs kept in memory (a handful of rollouts are ever active at once). */
+const APP_CONFIGS_KEPT = 16;
 
 export type RolloutAction = { outcome: "ok"; rollout: Rollout } | { outcome: "not_found" } | { outcome: "conflict"; rollout: Rollout };
 
@@ -48,6 +51,20 @@ export class AppState extends DurableObject<Env> {
   private readonly engine: RolloutEngine;
   /** GitHub Deployments and statuses, and the app's notify: URLs (public so a test can point it at a stand-in). */
   readonly notifications: Notifications;
+  /** The unit of work last started: the next one starts when it has ended (see commit). */
+  private lastUnit: Promise<unknown> = Promise.resolve();
+  /** Parsed apps.yaml entries of recent rollouts (see rolloutEntry). */
+  private readonly appConfigs = new Map<string, AppConfig>();
+  /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
+  private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
+    // Read before the unit of work: it is synchronous, and D1 is outside this object. (One object per app: one app.)
+    const lone = snapshots.find((job) => job.rollout_id === null);
+    const current = lone ? await this.currentEntry(lone.app) : undefined;
+    await this.commit((fx, now) => {
+      this.engine.jobsChanged(fx, snapshots, now);
+      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
+    });
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -73,15 +90,13 @@ export class AppState extends DurableObject<Env> {
     return { rollout: this.rollout(row.id)!, jobs: jobs.filter((job) => ours.has(job.id)) };
   }
 
-  /** Hosts' job transitions of this app (at least once, in order per job). */
-  async jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
-    // Read before the unit of work: it is synchronous, and D1 is outside this object.
-    const lone = snapshots.find((job) => job.rollout_id === null);
-    const current = lone ? await this.currentEntry(lone.app) : undefined;
-    await this.commit((fx, now) => {
-      this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
-    });
+  /**
+   * Hosts' job transitions of this app (at least once, in order per job). Deliveries that arrive
+   * while one is being handled are handled together next, as one unit of work (see GroupCommit);
+   * each answers once the unit that took it has committed.
+   */
+  jobsChanged(snapshots: JobSnapshot[]): Promise<void> {
+    return this.deliveries.add(snapshots);
   }
 
   /** What GitHub was told of a job or rollout of this app (the job and rollout views show it); a rollout's is its commit status. */
@@ -169,15 +184,23 @@ export class AppState extends DurableObject<Env> {
    * One unit of work: `work` and the engine's promotion of held rollouts in one transaction, each
    * changed rollout's snapshot into the outbox with it; then the effects, which may lead to more
    * units (a host's answer recorded); then the alarm re-armed and history flushed.
+   *
+   * Units run one at a time, in order. A unit that dispatches a wave waits for its hosts' answers;
+   * the hosts' deliveries that come meanwhile (the wave's jobs queued, handed out) wait for it and
+   * then go in together as one unit, instead of a unit each in between the dispatch's calls.
    */
-  private async commit<T>(work: (fx: AppEffects, now: number) => T): Promise<{ result: T; jobs: Job[] }> {
-    const fx = new AppEffects();
-    const result = this.apply(fx, work);
-    const jobs = await this.perform(fx);
-    await this.schedule.rearm();
-    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
-    if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
-    return { result, jobs };
+  private commit<T>(work: (fx: AppEffects, now: number) => T): Promise<{ result: T; jobs: Job[] }> {
+    const unit = this.lastUnit.then(async () => {
+      const fx = new AppEffects();
+      const result = this.apply(fx, work);
+      const jobs = await this.perform(fx);
+      await this.schedule.rearm();
+      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+      if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
+      return { result, jobs };
+    });
+    this.lastUnit = unit.catch(() => undefined);
+    return unit;
   }
 
   private apply<T>(fx: AppEffects, work: (fx: AppEffects, now: number) => T): T {
@@ -186,8 +209,9 @@ export class AppState extends DurableObject<Env> {
       const result = work(fx, now);
       this.engine.promote(fx, now);
       for (const id of fx.changed) {
-        this.outbox.add({ ...this.rollout(id)!, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(this.rollout(id)!, this.rolloutEntry(id), now);
+        const rollout = this.rollout(id)!;
+        this.outbox.add({ ...rollout, version: this.table.bump(id) }, now);
+        this.notifications.rolloutChanged(rollout, this.rolloutEntry(id), now);
       }
       return result;
     });
@@ -234,7 +258,15 @@ export class AppState extends DurableObject<Env> {
   /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
   private rolloutEntry(rolloutId: string): AppConfig | undefined {
     const row = this.table.get(rolloutId);
-    return row ? specOf(row).app : undefined;
+    if (!row) return undefined;
+    // A rollout's spec never changes, and a wave's deliveries all ask for the same one: parse it once.
+    let app = this.appConfigs.get(row.id);
+    if (!app) {
+      if (this.appConfigs.size >= APP_CONFIGS_KEPT) this.appConfigs.clear();
+      app = specOf(row).app;
+      this.appConfigs.set(row.id, app);
+    }
+    return app;
   }
 
   /**

@@ -86,6 +86,9 @@ export const webhooksRouter = createRouter().openapi(
     }
     if (event === "ping") return c.json({ delivery_id: deliveryId, pong: true }, 200);
 
+    // Both reads go to D1 at once: every round trip before the first enqueue delays the first agent.
+    const runningConfig = loadRunningConfig(c.env.DB);
+    runningConfig.catch(() => undefined); // awaited below when the event deploys; a repeat or an ignored event never asks
     const previous = await getDelivery(db, deliveryId);
     if (previous) {
       const jobs = await currentJobs(c.env, previous.jobs);
@@ -125,7 +128,7 @@ export const webhooksRouter = createRouter().openapi(
         const issue = payload.error.issues[0];
         throw new ApiError(400, "invalid_payload", `not a deployment payload: ${issue?.path.join(".") || "body"}: ${issue?.message}`);
       }
-      const { config } = await loadRunningConfig(c.env.DB);
+      const { config } = await runningConfig;
       const started = await startFromDeployment(c.env, config, payload.data, deliveryId);
       if (started.outcome === "ignored") return ignore(started.reason);
       const { deployment, repository } = payload.data;
@@ -143,7 +146,12 @@ export const webhooksRouter = createRouter().openapi(
     const push = parsed.data;
     if (isDeletion(push)) return ignore(`${push.ref} was deleted`, push);
 
-    const { config } = await loadRunningConfig(c.env.DB);
+    const order = { repo: push.repository.full_name, ref: push.ref, before: push.before ?? null, after: push.after, pushedAt: pushTime(push, now), receivedAt: now };
+    // The order check reads D1 beside the configuration rather than after it (only reads: a push
+    // that turns out not to be tracked has merely asked one question too many).
+    const newerPush = newerQueuedPush(db, order);
+    newerPush.catch(() => undefined);
+    const { config } = await runningConfig;
     const apps = appsForRepo(config, push.repository.full_name);
     if (apps.length === 0) return ignore(`repository ${push.repository.full_name} is not in apps.yaml`, push);
     const tracking = apps.filter(([, app]) => tracksRef(app, push.ref));
@@ -151,8 +159,7 @@ export const webhooksRouter = createRouter().openapi(
       return ignore(`${push.ref} is not tracked by ${apps.map(([name]) => name).join(", ")}`, push);
     }
 
-    const order = { repo: push.repository.full_name, ref: push.ref, before: push.before ?? null, after: push.after, pushedAt: pushTime(push, now), receivedAt: now };
-    const newer = await newerQueuedPush(db, order);
+    const newer = await newerPush;
     if (newer) {
       // Said out loud: a push that deploys nothing should be visible in the logs, not only in its 202.
       console.warn(JSON.stringify({ level: "warn", msg: "push ignored as older", delivery_id: deliveryId, ref: push.ref, sha: push.after, newer: newer.sha }));

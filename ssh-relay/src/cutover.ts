@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { routeId, upstreamOf, withRoute, type ProxyRoute } from "./caddy.ts";
 import { caddyAdmin, dockerListReleases, dockerRemove, dockerRename, dockerRun, dockerStop, LABEL_APP, LABEL_JOB, LABEL_SHA, nextPrefix, readMigrateReq, readPortTable, safeJobId } from "./commands.ts";
-import type { DeployOptions, DeployResult, DeployStep } from "./deploy.ts";
+import type { DeployOptions, DeployResult, DeployStep } from "./deploy-contract.ts";
 import { parsePortTable, pickLoopbackPort, portConflict, type PortTable } from "./loopback-port.ts";
 import type { ProxySpec } from "./request.ts";
 import { bounded, deploySteps, isCancel, lastLine } from "./steps.ts";

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createBearerCheck } from "./auth.ts";
-import { runDeploy, summarize, type DeployOptions } from "./deploy.ts";
+import { summarize, type DeployOptions } from "./deploy-contract.ts";
+import { runDeploy } from "./deploy.ts";
 import { RelayError, toErrorBody } from "./errors.ts";
 import { silentLogger, type Logger } from "./log.ts";
 import { collectMetrics } from "./metrics.ts";

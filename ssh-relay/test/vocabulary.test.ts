@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { DEPLOY_STEPS, summarize, type DeployResult, type DeployStep } from "../src/deploy.ts";
+import { DEPLOY_STEPS, summarize, type DeployResult, type DeployStep } from "../src/deploy-contract.ts";
 
 interface Scenario {
   name: string;
