@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { request } from "node:http";
 
 const REGISTRY = "http://127.0.0.1:5000";
-const TEST_IMAGE_TAGS = ["v1", "v2", "broken"]; // scripts/services/docker.sh pushes these
+const TEST_IMAGE_TAGS = ["v1", "v2", "broken", "slow", "keepalive"]; // scripts/services/docker.sh pushes these (its TAGS)
 
 /** GET over HTTP (or a unix socket): the status, or 0 when nothing answers within 3 s. */
 function get(options) {
