@@ -2,6 +2,7 @@ import type { DeploySpec } from "../config/apps";
 import { iso, type Clock } from "./clock";
 import { readNdjson, RelayError, relayFailure, type RelayClient, type SshTarget } from "../ssh/relay";
 import type { IncomingLine } from "./logs";
+import { GroupCommit } from "../util/group-commit";
 
 /** The agent id the host object records for jobs it runs through the relay. */
 export const RELAY_AGENT = "ssh-relay";
@@ -89,34 +90,31 @@ export async function runSshJob(relay: RelayClient, job: SshJob, hooks: SshJobHo
 
 /**
  * Hands log lines to the host object without waiting for each: lines that arrive while it still takes earlier ones
- * go in together, one transaction for the lot, so a busy object falls behind by a batch, not by a transaction per
- * line. `written()` waits for every line so far, and throws the first failure (the job is then lost, as before).
+ * go in together (a GroupCommit), one transaction for the lot, so a busy object falls behind by a batch, not by a
+ * transaction per line. `written()` waits for every line so far, and throws the first failure; after it nothing more
+ * is written (the job is then lost, as before).
  */
 export function logBatcher(hooks: Pick<SshJobHooks, "logs">) {
-  let waiting: IncomingLine[] = [];
-  let writing: Promise<void> | null = null;
   let failure: unknown = null;
-  const flush = async () => {
-    while (waiting.length && failure === null) {
-      const lines = waiting;
-      waiting = [];
+  const batches = new GroupCommit<IncomingLine>(async (lines) => {
+    if (failure !== null) throw failure;
+    try {
       await hooks.logs(lines);
+    } catch (err) {
+      failure = err;
+      throw err;
     }
-  };
-  const start = () => {
-    writing ??= flush().catch((err: unknown) => void (failure ??= err)).finally(() => void (writing = null));
-  };
+  });
+  // Batches run in order, so the newest line's promise settles after every earlier one.
+  let last: Promise<void> = Promise.resolve();
   return {
     add(line: IncomingLine): void {
       if (failure !== null) throw failure;
-      waiting.push(line);
-      start();
+      last = batches.add([line]);
+      last.catch(() => undefined); // observed by written(); a failure also stops the next add
     },
     async written(): Promise<void> {
-      while (writing || (waiting.length && failure === null)) {
-        start();
-        await writing;
-      }
+      await last;
       if (failure !== null) throw failure;
     },
   };

@@ -1,7 +1,7 @@
 import type { AppConfig } from "../config/apps";
 import type { Env } from "../env";
 import { commitPageUrl, describeError, githubFrom, retryAfterMs, type GitHub } from "../github/client";
-import type { Clock } from "../host/clock";
+import { iso, type Clock } from "../host/clock";
 import type { Schedule } from "../host/schedule";
 import type { JobSnapshot } from "../schemas/jobs";
 import type { Rollout } from "../schemas/rollouts";
@@ -99,7 +99,7 @@ export class Notifications {
     for (const step of m.stepsSince(previous, job)) {
       if (github) {
         this.enqueue(`github:${app.repo}`, job.id, { kind: "status", repo: app.repo, body: m.statusBody(m.jobState(step.status), m.describeJob(step), url, app) }, now);
-        if (step.status === "succeeded") this.replaced(this.deployments.wentLive(job.id, [job.host], step.finished_at ?? new Date(now).toISOString()), job.sha, now);
+        if (step.status === "succeeded") this.replaced(this.deployments.wentLive(job.id, [job.host], step.finished_at ?? iso(now)), job.sha, now);
       }
       const event = m.jobEvent(step.status);
       if (event) this.hooks(event, appName, app, now, { job: step, url }, job.id);
@@ -118,7 +118,7 @@ export class Notifications {
       this.enqueue(lane, rollout.id, { kind: "commit_status", repo: app.repo, sha: rollout.sha, body: { state: m.rolloutCommitState(rollout.status), context, description: m.describeRollout(rollout), ...(url ? { target_url: url } : {}) } }, now);
       if (this.deployments.isExternal(rollout.id)) {
         this.enqueue(lane, rollout.id, { kind: "status", repo: app.repo, body: m.statusBody(m.rolloutDeploymentState(rollout.status), m.describeRollout(rollout), url, app) }, now);
-        if (rollout.status === "succeeded") this.replaced(this.deployments.wentLive(rollout.id, m.hostsOf(rollout), rollout.finished_at ?? new Date(now).toISOString()), rollout.sha, now);
+        if (rollout.status === "succeeded") this.replaced(this.deployments.wentLive(rollout.id, m.hostsOf(rollout), rollout.finished_at ?? iso(now)), rollout.sha, now);
       }
     }
     const event = m.rolloutEvent(rollout.status);
