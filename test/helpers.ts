@@ -69,13 +69,17 @@ export async function registerAgent(hostname: string) {
   return body;
 }
 
-/** Waits until the host's outbox has delivered everything to D1 (the flush runs after the response). */
+/**
+ * Waits until the host's jobs and log lines are in D1 (the flushes run after the responses): the
+ * host's outbox delivers its jobs to their apps' objects, whose outboxes carry them on to D1.
+ */
 export async function settleHistory(host: string): Promise<void> {
   const { runInDurableObject } = await import("cloudflare:test");
-  const stub = env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
-  await runInDurableObject(stub, async (instance: HostQueue) => {
+  const apps = await runInDurableObject(hostStub(host), async (instance: HostQueue, state) => {
     await instance.outbox.flush();
+    return state.storage.sql.exec<{ app: string }>("SELECT DISTINCT app FROM jobs").toArray().map((row) => row.app);
   });
+  for (const app of apps) await settleApp(app);
 }
 
 /**
@@ -109,7 +113,7 @@ export async function withObjectClock<T>(
   }
 }
 
-/** Waits until the app's object has delivered its rollouts to D1. */
+/** Waits until the app's object has delivered its rollouts and jobs to D1. */
 export async function settleApp(app: string): Promise<void> {
   const { runInDurableObject } = await import("cloudflare:test");
   await runInDurableObject(appStub(app), async (instance: AppState) => {

@@ -3,9 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { EnqueueRequest } from "../src/host/contract";
 import type { HostQueue } from "../src/host/host-queue";
-import { d1HistoryWriter, type HistoryWriter } from "../src/host/history";
+import type { AppState } from "../src/app/app-state";
+import { d1AppHistoryWriter, type AppRecord } from "../src/app/history";
+import type { Sink } from "../src/host/outbox";
 import type { JobSnapshot } from "../src/schemas/jobs";
-import { sha } from "./helpers";
+import { appStub, settleHistory, sha } from "./helpers";
 
 let hostCounter = 0;
 /** A fresh host (a fresh Durable Object) per test. */
@@ -171,38 +173,40 @@ describe("HostQueue logs", () => {
 describe("HostQueue outbox", () => {
   const d1Row = (id: string) => env.DB.prepare("SELECT status, version FROM jobs WHERE id = ?").bind(id).first<{ status: string; version: number }>();
 
-  it("delivers every transition to D1", async () => {
+  it("delivers every transition to D1, through the app's object", async () => {
     const { host, stub } = freshHost();
     const { job } = await stub.enqueue(request(host));
-    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    await settleHistory(host);
     expect(await d1Row(job.id)).toEqual({ status: "queued", version: 1 });
     await stub.heartbeat("agent-1");
-    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    await settleHistory(host);
     expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
+    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
   });
 
   it("keeps transitions while D1 fails and delivers them from the alarm afterwards", async () => {
     const { host, stub } = freshHost();
+    const app = `web-${crypto.randomUUID().slice(0, 8)}`;
     const failures: number[] = [];
-    // Inject a failing history writer in the live object (the same instance serves the calls below).
-    await runInDurableObject(stub, (instance: HostQueue) => {
-      const failing: HistoryWriter = {
+    // Inject a failing D1 writer in the live app object (the same instance serves the calls below).
+    await runInDurableObject(appStub(app), (instance: AppState) => {
+      const failing: Sink<AppRecord> = {
+        name: "history",
         async write() {
           failures.push(Date.now());
           throw new Error("D1_ERROR: injected outage");
         },
-        async writeLogs() {
-          throw new Error("D1_ERROR: injected outage");
-        },
       };
-      instance.outbox.writer = failing;
+      instance.outbox.sinks = [failing];
     });
-    const { job } = await stub.enqueue(request(host));
+    const { job } = await stub.enqueue(request(host, { app }));
     await stub.heartbeat("agent-1");
-    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    await settleHistory(host);
     expect(failures.length).toBeGreaterThan(0);
     expect(await d1Row(job.id)).toBeNull();
-    const pending = await runInDurableObject(stub, (instance: HostQueue, state) => ({
+    // The host has delivered to the app's object; the app keeps the job's newest snapshot for D1.
+    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
+    const pending = await runInDurableObject(appStub(app), (instance: AppState, state) => ({
       outbox: instance.outbox.pending(),
       alarm: state.storage.getAlarm(),
     }));
@@ -210,22 +214,22 @@ describe("HostQueue outbox", () => {
     expect(pending.outbox).toBe(1);
     expect(await pending.alarm).not.toBeNull();
 
-    // D1 is back: the alarm delivers the newest transition.
-    await runInDurableObject(stub, (instance: HostQueue) => {
-      instance.outbox.writer = d1HistoryWriter(env.DB);
+    // D1 is back: the app's alarm delivers the newest transition.
+    await runInDurableObject(appStub(app), (instance: AppState) => {
+      instance.outbox.sinks = [d1AppHistoryWriter(env.DB)];
     });
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(appStub(app))).toBe(true);
     expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
-    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
+    expect(await runInDurableObject(appStub(app), (instance: AppState) => instance.outbox.pending())).toBe(0);
   });
 
   it("never lets an older snapshot overwrite a newer one in D1", async () => {
     const { host, stub } = freshHost();
     const { job } = await stub.enqueue(request(host));
     await stub.heartbeat("agent-1");
-    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    await settleHistory(host);
     const stale: JobSnapshot = { ...(await stub.getJob(job.id))!, status: "queued", agent_id: null, delivery_id: null, version: 1 };
-    await runInDurableObject(stub, async (instance: HostQueue) => instance.outbox.writer.write([stale]));
+    await d1AppHistoryWriter(env.DB).write([{ job: stale }]);
     expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
   });
 });

@@ -6,10 +6,11 @@ import { migrate } from "../host/migrations";
 import { Outbox } from "../host/outbox";
 import { Schedule } from "../host/schedule";
 import { frames, type StreamEvent } from "../host/stream";
+import { APP_SINK } from "../host/history";
 import { hostQueue } from "../host/stub";
 import type { Job, JobSnapshot } from "../schemas/jobs";
 import { FINISHED_ROLLOUT_STATUSES, type Rollout } from "../schemas/rollouts";
-import { d1RolloutWriter, type RolloutSnapshot } from "./history";
+import { d1AppHistoryWriter, recordKey, type AppRecord } from "./history";
 import { APP_STEPS } from "./migrations";
 import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
 import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
@@ -45,7 +46,8 @@ export interface AppOverview {
 export class AppState extends DurableObject<Env> {
   /** Every time read and timer of the object. Tests put a FakeClock here. */
   clock: Clock = systemClock;
-  readonly outbox: Outbox<RolloutSnapshot>;
+  /** Rollouts' and jobs' snapshots on their way to D1. */
+  readonly outbox: Outbox<AppRecord>;
   private readonly schedule: Schedule;
   private readonly table: RolloutTable;
   private readonly engine: RolloutEngine;
@@ -62,7 +64,7 @@ export class AppState extends DurableObject<Env> {
     const current = lone ? await this.currentEntry(lone.app) : undefined;
     await this.commit((fx, now) => {
       this.engine.jobsChanged(fx, snapshots, now);
-      for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
+      this.heard(snapshots, current, now);
     });
   });
 
@@ -74,7 +76,7 @@ export class AppState extends DurableObject<Env> {
     this.schedule = new Schedule(sql, ctx.storage);
     this.table = new RolloutTable(sql);
     this.engine = new RolloutEngine(this.table, this.schedule);
-    this.outbox = new Outbox<RolloutSnapshot>(sql, this.schedule, time, (r) => r.id, d1RolloutWriter(env.DB));
+    this.outbox = new Outbox<AppRecord>(sql, this.schedule, time, recordKey, [d1AppHistoryWriter(env.DB)]);
     this.notifications = new Notifications({ sql, schedule: this.schedule, clock: time, env });
   }
 
@@ -221,20 +223,27 @@ export class AppState extends DurableObject<Env> {
   private async perform(fx: AppEffects): Promise<Job[]> {
     for (const id of fx.changed) for (const ws of this.ctx.getWebSockets(`rollout:${id}`)) this.send(ws, this.rollout(id)!);
     const queued: Job[] = [];
+    const dispatched = new Set<string>();
     for (const { rolloutId, wave } of fx.dispatches) {
       const row = this.table.get(rolloutId);
       if (!row) continue;
       const spec = specOf(row);
       const hosts = this.table.hosts(rolloutId, wave).filter((h) => h.job_id === null && h.state === "pending");
+      for (const h of hosts) dispatched.add(h.host);
+      // The hosts answer with each job's snapshot and do not deliver that one to this object again.
       const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) =>
         hostQueue(this.env, h.host).enqueue(
           buildRequest(spec, { appName: row.app, host: h.host, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id }),
+          APP_SINK,
         ),
       );
-      const jobs = results.map((r) => r.job);
-      queued.push(...jobs);
+      queued.push(...results.map((r) => r.job));
+      const snapshots = results.map((r) => r.snapshot);
       const next = new AppEffects();
-      this.apply(next, (fx, now) => this.engine.recordJobs(fx, rolloutId, jobs.map((job) => ({ ...job, delivery_id: null, version: 0 })), now));
+      this.apply(next, (fx, now) => {
+        this.engine.recordJobs(fx, rolloutId, snapshots, now);
+        this.heard(snapshots, undefined, now);
+      });
       queued.push(...(await this.perform(next)));
     }
     for (const { rolloutId, host } of fx.rollbacks) {
@@ -247,12 +256,26 @@ export class AppState extends DurableObject<Env> {
       this.apply(new AppEffects(), () => this.table.setHost(rolloutId, host, { rollback_job_id: job.id }));
     }
     // Cancels last, and nobody waits for them: they are for jobs of a rollout that stopped, and a
-    // new rollout's jobs must not queue behind them. A cancel that cannot be delivered leaves a job
-    // that its host's own supersede (a newer job of the app) or its lease ends.
-    if (fx.cancels.length) {
-      this.ctx.waitUntil(mapBounded(fx.cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason))).catch(() => undefined));
+    // new rollout's jobs must not queue behind them. A host that just queued a newer job of the app
+    // has cancelled the older queued one itself (Queue.enqueue), so it is not asked again. A cancel
+    // that cannot be delivered leaves a job that its host's own supersede or its lease ends.
+    const cancels = fx.cancels.filter(({ host }) => !dispatched.has(host));
+    if (cancels.length) {
+      this.ctx.waitUntil(mapBounded(cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason))).catch(() => undefined));
     }
     return queued;
+  }
+
+  /**
+   * Jobs' snapshots this object has heard of, from their hosts' outboxes or a dispatch's answers:
+   * each is told (GitHub, notify: URLs) and goes on to D1 with the app's history. `current`: the
+   * app's entry in the running apps.yaml, for a job outside any rollout. Inside a unit of work.
+   */
+  private heard(snapshots: JobSnapshot[], current: AppConfig | undefined, now: number): void {
+    for (const job of snapshots) {
+      this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
+      this.outbox.add({ job }, now);
+    }
   }
 
   /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */

@@ -7,19 +7,19 @@ import type { LogLine } from "../host/logs";
 export type Db = DrizzleD1Database;
 
 /**
- * Inserts or updates job snapshots in one batch. A snapshot only replaces a row
- * with a lower version, so a retried or reordered delivery never rolls history back.
- * One statement per row keeps each under D1's 100 bound parameters.
+ * The statement that inserts or updates one job snapshot. A snapshot only replaces a row with a
+ * lower version, so a retried or reordered delivery never rolls history back. One statement per
+ * row keeps each under D1's 100 bound parameters.
  */
+export function upsertJobSnapshot(db: Db, snapshot: JobSnapshot) {
+  const { id: _id, ...rest } = snapshot;
+  return db.insert(jobs).values(snapshot).onConflictDoUpdate({ target: jobs.id, set: rest, setWhere: sql`excluded.version > ${jobs.version}` });
+}
+
+/** Job snapshots in one batch (see upsertJobSnapshot). */
 export async function upsertJobSnapshots(db: Db, snapshots: JobSnapshot[]): Promise<void> {
   if (snapshots.length === 0) return;
-  const statements = snapshots.map((snapshot) => {
-    const { id: _id, ...rest } = snapshot;
-    return db
-      .insert(jobs)
-      .values(snapshot)
-      .onConflictDoUpdate({ target: jobs.id, set: rest, setWhere: sql`excluded.version > ${jobs.version}` });
-  });
+  const statements = snapshots.map((snapshot) => upsertJobSnapshot(db, snapshot));
   await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
 }
 

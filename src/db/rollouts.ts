@@ -6,15 +6,11 @@ import { rollouts } from "./schema";
 
 export type RolloutSnapshot = Rollout & { version: number };
 
-/** Inserts or updates rollout snapshots; a snapshot replaces only a lower version. */
-export async function upsertRolloutSnapshots(db: Db, snapshots: RolloutSnapshot[]): Promise<void> {
-  if (snapshots.length === 0) return;
-  const statements = snapshots.map((s) => {
-    const row = { id: s.id, app: s.app, ref: s.ref, sha: s.sha, status: s.status, trigger: s.trigger, created_at: s.created_at, finished_at: s.finished_at, snapshot: JSON.stringify(s), version: s.version };
-    const { id: _id, ...rest } = row;
-    return db.insert(rollouts).values(row).onConflictDoUpdate({ target: rollouts.id, set: rest, setWhere: sql`excluded.version > ${rollouts.version}` });
-  });
-  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+/** The statement that inserts or updates one rollout snapshot; a snapshot replaces only a lower version. */
+export function upsertRolloutSnapshot(db: Db, s: RolloutSnapshot) {
+  const row = { id: s.id, app: s.app, ref: s.ref, sha: s.sha, status: s.status, trigger: s.trigger, created_at: s.created_at, finished_at: s.finished_at, snapshot: JSON.stringify(s), version: s.version };
+  const { id: _id, ...rest } = row;
+  return db.insert(rollouts).values(row).onConflictDoUpdate({ target: rollouts.id, set: rest, setWhere: sql`excluded.version > ${rollouts.version}` });
 }
 
 export interface ListRolloutsFilter {

@@ -1,5 +1,5 @@
 import type { DeploySpec } from "../config/apps";
-import type { Job } from "../schemas/jobs";
+import type { Job, JobSnapshot } from "../schemas/jobs";
 import type { SshTarget } from "../ssh/relay";
 
 // What callers of a host's Durable Object send and get back. Routes and dispatch import these,
@@ -26,6 +26,8 @@ export interface EnqueueRequest {
 
 export interface EnqueueResult {
   job: Job;
+  /** The job as its outbox snapshot now (with its version). */
+  snapshot: JobSnapshot;
   /** false when an equal job was already queued or running (or this delivery already made it). */
   created: boolean;
   /** Ids of older queued jobs of the same app that this one replaced. */

@@ -1,24 +1,20 @@
 import { drizzle } from "drizzle-orm/d1";
-import { insertLogLines, upsertJobSnapshots } from "../db/queries";
+import { insertLogLines } from "../db/queries";
 import type { JobSnapshot } from "../schemas/jobs";
 import { appState } from "../app/stub";
 import type { Env } from "../env";
-import type { LogLine } from "./logs";
-import type { Follower } from "./outbox";
+import type { LogSink, Sink } from "./outbox";
 
-/** Where a host's job transitions end up: D1 in production, anything in a test. */
-export interface HistoryWriter {
-  write(snapshots: JobSnapshot[]): Promise<void>;
-  writeLogs(lines: LogLine[]): Promise<void>;
-}
+/** The sink of a host's job snapshots: the app's object (see appFollower). */
+export const APP_SINK = "app";
 
 /**
- * Every job transition also reaches its app's object (rollouts, what runs where), from the
- * outbox's own cursor for it: a D1 outage never holds up a rollout.
+ * Every job transition goes to its app's object (rollouts, what runs where), which also carries it
+ * on to D1's history with the app's other jobs: a host's outbox has this one sink for snapshots.
  */
-export function appFollower(env: Env): Follower<JobSnapshot> {
+export function appFollower(env: Env): Sink<JobSnapshot> {
   return {
-    name: "app",
+    name: APP_SINK,
     async write(snapshots) {
       const byApp = new Map<string, JobSnapshot[]>();
       for (const snapshot of snapshots) byApp.set(snapshot.app, [...(byApp.get(snapshot.app) ?? []), snapshot]);
@@ -27,15 +23,8 @@ export function appFollower(env: Env): Follower<JobSnapshot> {
   };
 }
 
-/** Writes job snapshots to D1; newer versions win, so retries and reordering are harmless. */
-export function d1HistoryWriter(db: D1Database): HistoryWriter {
+/** Where a host's log lines go: D1 (inserts that ignore a line already there, so retries are harmless). */
+export function d1LogWriter(db: D1Database): LogSink {
   const orm = drizzle(db);
-  return {
-    async write(snapshots) {
-      await upsertJobSnapshots(orm, snapshots);
-    },
-    async writeLogs(lines) {
-      await insertLogLines(orm, lines);
-    },
-  };
+  return { writeLogs: (lines) => insertLogLines(orm, lines) };
 }

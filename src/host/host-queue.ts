@@ -7,7 +7,7 @@ import type * as C from "./contract";
 import { Counters } from "./counters";
 import { Effects } from "./effects";
 import { close, Fanout, revokedResponse } from "./fanout";
-import { appFollower, d1HistoryWriter } from "./history";
+import { appFollower, d1LogWriter, type APP_SINK } from "./history";
 import { JobTable, sshJobOf, toJob } from "./job-table";
 import { Lease } from "./lease";
 import { LogStore, type IncomingLine, type LogLine } from "./logs";
@@ -56,7 +56,7 @@ export class HostQueue extends DurableObject<Env> {
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
     this.logs = new LogStore(sql, time);
-    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, d1HistoryWriter(env.DB), [appFollower(env)], this.logs);
+    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, [appFollower(env)], { store: this.logs, sink: d1LogWriter(env.DB) });
     this.counters = new Counters(sql);
     this.jobs = new JobTable(sql, this.outbox);
     const room = { jobs: this.jobs, logs: this.logs, schedule: this.schedule, outbox: this.outbox, counters: this.counters };
@@ -67,9 +67,17 @@ export class HostQueue extends DurableObject<Env> {
     this.fanout = new Fanout(ctx);
   }
 
-  /** Queues a job (see Queue.enqueue): the same deploy again answers the existing job. */
-  enqueue(request: C.EnqueueRequest): Promise<C.EnqueueResult> {
-    return this.commit((fx, now) => this.queue.enqueue(fx, request, now));
+  /**
+   * Queues a job (see Queue.enqueue): the same deploy again answers the existing job. `answeredTo`
+   * "app": the caller is the job's app object, and it takes the answer's snapshot as the outbox's
+   * delivery of it, so the job's current snapshot is not sent to it a second time.
+   */
+  enqueue(request: C.EnqueueRequest, answeredTo: typeof APP_SINK | null = null): Promise<C.EnqueueResult> {
+    return this.commit((fx, now) => {
+      const result = this.queue.enqueue(fx, request, now);
+      if (answeredTo) this.outbox.delivered(answeredTo, result.job.id);
+      return result;
+    });
   }
 
   /**

@@ -4,6 +4,8 @@ import type { Schedule } from "./schedule";
 
 const BATCH = 50;
 const LOG_BATCH = 500;
+/** The log lines' retry timer and run, beside the sinks' (no sink has this name). */
+const LOGS = "logs";
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 5 * 60_000;
 /** A safety-net timer set with every write, so an eviction mid-flush still delivers. */
@@ -11,23 +13,23 @@ const SAFETY_NET_MS = 10_000;
 
 /** Where snapshots go. Deliveries are at least once and may repeat: a sink must take a repeat calmly (versions). */
 export interface Sink<T> {
+  /** Its place in the outbox (`outbox_cursors`): each sink is delivered to from its own cursor. */
+  name: string;
   write(snapshots: T[]): Promise<void>;
-  /** The history sink also takes the log store's lines, after the snapshots. */
-  writeLogs?(lines: LogLine[]): Promise<void>;
 }
 
-/** A sink besides the history writer, with its own place in the outbox and its own retries. */
-export interface Follower<T> extends Sink<T> {
-  name: string;
+/** Where a host's log lines go (D1), after the snapshots. */
+export interface LogSink {
+  writeLogs(lines: LogLine[]): Promise<void>;
 }
 
 /**
- * Snapshots on their way out of a Durable Object: to its history sink (D1), and to followers
- * (the app's object, for rollouts). Each snapshot is written to the outbox in the same synchronous
- * SQL block as the change itself, so it commits with it; `flush()` delivers in order to each sink
- * from that sink's own cursor, and a row is dropped only once every sink has it. A sink that fails
- * is retried by the alarm with exponential backoff, and never holds up the others: a D1 outage does
- * not stop a rollout, and the reverse. Log lines (host objects) ride with the history sink.
+ * Snapshots on their way out of a Durable Object: a host's jobs to its app's object, an app's
+ * rollouts and jobs to D1. Each snapshot is written to the outbox in the same synchronous SQL block
+ * as the change itself, so it commits with it; `flush()` delivers in order to each sink from that
+ * sink's own cursor, and a row is dropped only once every sink has it. A sink that fails is retried
+ * by the alarm with exponential backoff, and never holds up the others. A host's log lines ride
+ * along to their own sink (D1).
  */
 export class Outbox<T> {
   private readonly flushing = new Map<string, Promise<void>>();
@@ -39,10 +41,9 @@ export class Outbox<T> {
     private readonly schedule: Schedule,
     private readonly clock: Clock,
     private readonly keyOf: (snapshot: T) => string,
-    /** The history sink (D1). Public so a test can put a failing one in a live object. */
-    public writer: Sink<T>,
-    private readonly followers: Array<Follower<T>> = [],
-    private readonly logs: LogStore | null = null,
+    /** The sinks, by name. Public so a test can put a failing one in a live object (same name). */
+    public sinks: Array<Sink<T>>,
+    private readonly logs: { store: LogStore; sink: LogSink } | null = null,
   ) {}
 
   /**
@@ -58,6 +59,15 @@ export class Outbox<T> {
     this.armSafetyNet(now);
   }
 
+  /**
+   * `sink` already has the newest snapshot of `key` (the object answered it with that snapshot, and
+   * the sink takes the answer as its delivery): it is not sent there again. Call in the same
+   * synchronous block as the change, so the row is still the snapshot the answer carries.
+   */
+  delivered(sink: string, key: string): void {
+    this.sql.exec("UPDATE outbox SET known_to = ? WHERE job_id = ?", sink, key);
+  }
+
   /** Call after log lines were stored, so they reach D1 even if the object is evicted before a flush. */
   armSafetyNet(now: number): void {
     this.schedule.set("outbox", "", now + SAFETY_NET_MS);
@@ -69,7 +79,7 @@ export class Outbox<T> {
   }
 
   hasWork(): boolean {
-    return this.pending() > 0 || (this.logs?.hasUnshipped() ?? false);
+    return this.pending() > 0 || (this.logs?.store.hasUnshipped() ?? false);
   }
 
   /** Keys with snapshots some sink does not have yet (their rows must not be pruned). */
@@ -80,25 +90,24 @@ export class Outbox<T> {
   /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
   async flush(): Promise<void> {
     await Promise.all([
-      this.flushSink("history", this.writer, true),
-      ...this.followers.map((follower) => this.flushSink(follower.name, follower, false)),
+      ...this.sinks.map((sink) => this.flushSink(sink.name, () => this.deliverAll(sink))),
+      ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : []),
     ]);
     if (!this.hasWork()) this.schedule.clear("outbox", "");
   }
 
-  private flushSink(name: string, sink: Sink<T>, withLogs: boolean): Promise<void> {
+  private flushSink(name: string, deliver: () => Promise<void>): Promise<void> {
     let run = this.flushing.get(name);
     if (!run) {
-      run = this.run(name, sink, withLogs).finally(() => this.flushing.delete(name));
+      run = this.run(name, deliver).finally(() => this.flushing.delete(name));
       this.flushing.set(name, run);
     }
     return run;
   }
 
-  private async run(name: string, sink: Sink<T>, withLogs: boolean): Promise<void> {
+  private async run(name: string, deliver: () => Promise<void>): Promise<void> {
     try {
-      while (await this.deliver(name, sink));
-      if (withLogs) while (await this.deliverLogs(sink));
+      await deliver();
       this.schedule.clear("outbox-retry", name);
       this.failures.delete(name);
     } catch (err) {
@@ -113,30 +122,35 @@ export class Outbox<T> {
     }
   }
 
-  /** Delivers one batch past the sink's cursor; false when it has everything. */
-  private async deliver(name: string, sink: Sink<T>): Promise<boolean> {
-    const cursor = this.cursor(name);
+  private async deliverAll(sink: Sink<T>): Promise<void> {
+    while (await this.deliver(sink));
+  }
+
+  /** Delivers one batch past the sink's cursor (but what it already has); false when it has everything. */
+  private async deliver(sink: Sink<T>): Promise<boolean> {
     const rows = this.sql
-      .exec<{ seq: number; snapshot: string }>("SELECT seq, snapshot FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", cursor, BATCH)
+      .exec<{ seq: number; snapshot: string; known_to: string | null }>(
+        "SELECT seq, snapshot, known_to FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        this.cursor(sink.name),
+        BATCH,
+      )
       .toArray();
     if (rows.length === 0) return false;
-    await sink.write(rows.map((r) => JSON.parse(r.snapshot) as T));
+    const fresh = rows.filter((r) => r.known_to !== sink.name);
+    if (fresh.length) await sink.write(fresh.map((r) => JSON.parse(r.snapshot) as T));
     const last = rows[rows.length - 1]!.seq;
-    this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", name, last);
+    this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink.name, last);
     // A row goes once every sink has it.
-    const names = ["history", ...this.followers.map((f) => f.name)];
-    const done = Math.min(...names.map((n) => this.cursor(n)));
+    const done = Math.min(...this.sinks.map((s) => this.cursor(s.name)));
     this.sql.exec("DELETE FROM outbox WHERE seq <= ?", done);
     return true;
   }
 
-  /** Delivers one batch of log lines; false when there was nothing to deliver. */
-  private async deliverLogs(sink: Sink<T>): Promise<boolean> {
-    const lines = this.logs?.unshipped(LOG_BATCH) ?? [];
-    if (lines.length === 0 || !sink.writeLogs) return false;
-    await sink.writeLogs(lines);
-    this.logs!.markShipped(lines[lines.length - 1]!.pos);
-    return true;
+  private async deliverLogs(store: LogStore, sink: LogSink): Promise<void> {
+    for (let lines = store.unshipped(LOG_BATCH); lines.length; lines = store.unshipped(LOG_BATCH)) {
+      await sink.writeLogs(lines);
+      store.markShipped(lines[lines.length - 1]!.pos);
+    }
   }
 
   /** The last seq `sink` has. A sink new to an object starts where the oldest row still kept starts. */

@@ -1,7 +1,7 @@
 import { FINISHED_STATUSES, newJobId } from "../schemas/jobs";
 import type { AssignedJob, CancelResult, EnqueueRequest, EnqueueResult } from "./contract";
 import type { Effects } from "./effects";
-import { deployOf, toJob, type JobRow } from "./job-table";
+import { deployOf, toJob, toSnapshot, type JobRow } from "./job-table";
 import type { Lease, LeaseRoom } from "./lease";
 import { statusEvent } from "./stream";
 
@@ -33,14 +33,14 @@ export class Queue {
    */
   enqueue(fx: Effects, request: EnqueueRequest, now: number): EnqueueResult {
     const existing = this.room.jobs.sameDeploy(request);
-    if (existing) return { job: toJob(existing), created: false, superseded: [] };
+    if (existing) return { job: toJob(existing), snapshot: toSnapshot(existing), created: false, superseded: [] };
     const id = newJobId(request.host);
     const older = this.room.jobs.queued(request.app);
     for (const row of older) this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now);
     const row = this.room.jobs.insert(id, request, now);
     fx.broadcast(row.id, [statusEvent(toJob(row))]);
     fx.wake();
-    return { job: toJob(row), created: true, superseded: older.map((r) => r.id) };
+    return { job: toJob(row), snapshot: toSnapshot(row), created: true, superseded: older.map((r) => r.id) };
   }
 
   /**
