@@ -68,13 +68,35 @@ describe("HostQueue", () => {
     const older = await stub.enqueue(request(host, { sha: sha(1) }));
     const other = await stub.enqueue(request(host, { app: "api", sha: sha(1) }));
     const newer = await stub.enqueue(request(host, { sha: sha(2) }));
-    expect(newer.superseded).toEqual([older.job.id]);
+    expect(newer.superseded.map((job) => [job.id, job.status])).toEqual([[older.job.id, "cancelled"]]);
     expect(await stub.getJob(older.job.id)).toMatchObject({
       status: "cancelled",
       error: `superseded by job ${newer.job.id}`,
       finished_at: expect.any(String),
     });
     expect((await stub.queued()).map((j) => j.id)).toEqual([other.job.id, newer.job.id]);
+  });
+
+  it("answers its app's enqueue with the snapshots it made, sends them no second time, and answers a repeat with them again", async () => {
+    const { host, stub } = freshHost();
+    const older = await stub.enqueue(request(host, { sha: sha(1) }));
+    await settleHistory(host);
+    const pending = () => runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending());
+    expect(await pending()).toBe(0);
+    const byApp = request(host, { sha: sha(2), delivery_id: "rollout:r-1", rollout_id: "r-1" });
+    const newer = await stub.enqueue(byApp, true);
+    expect(newer.snapshot).toMatchObject({ id: newer.job.id, status: "queued", version: 1, delivery_id: "rollout:r-1" });
+    expect(newer.superseded.map((job) => [job.id, job.status, job.version])).toEqual([[older.job.id, "cancelled", 2]]);
+    // The app has both from the answer: nothing waits in the outbox for it.
+    expect(await pending()).toBe(0);
+    // The answer was lost (the app asks again): the repeat carries the same snapshots.
+    const again = await stub.enqueue(byApp, true);
+    expect(again.created).toBe(false);
+    expect(again.snapshot).toEqual(newer.snapshot);
+    expect(again.superseded).toEqual(newer.superseded);
+    // Anyone else's enqueue is delivered as before.
+    await stub.enqueue(request(host, { app: "api" }));
+    expect(await pending()).toBe(1);
   });
 
   it("does not supersede a running job", async () => {

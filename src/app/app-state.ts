@@ -6,7 +6,6 @@ import { migrate } from "../host/migrations";
 import { Outbox } from "../host/outbox";
 import { Schedule } from "../host/schedule";
 import { frames, type StreamEvent } from "../host/stream";
-import { APP_SINK } from "../host/history";
 import { hostQueue } from "../host/stub";
 import type { Job, JobSnapshot } from "../schemas/jobs";
 import { FINISHED_ROLLOUT_STATUSES, type Rollout } from "../schemas/rollouts";
@@ -234,15 +233,19 @@ export class AppState extends DurableObject<Env> {
       const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) =>
         hostQueue(this.env, h.host).enqueue(
           buildRequest(spec, { appName: row.app, host: h.host, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id }),
-          APP_SINK,
+          true,
         ),
       );
       queued.push(...results.map((r) => r.job));
       const snapshots = results.map((r) => r.snapshot);
+      // The app's older queued jobs the hosts replaced with these (cancelled now); one outside any rollout is told with apps.yaml's entry.
+      const replaced = results.flatMap((r) => r.superseded);
+      const current = replaced.some((job) => job.rollout_id === null) ? await this.currentEntry(row.app) : undefined;
       const next = new AppEffects();
       this.apply(next, (fx, now) => {
         this.engine.recordJobs(fx, rolloutId, snapshots, now);
-        this.heard(snapshots, undefined, now);
+        this.engine.jobsChanged(fx, replaced, now);
+        this.heard([...replaced, ...snapshots], current, now);
       });
       queued.push(...(await this.perform(next)));
     }
@@ -280,15 +283,14 @@ export class AppState extends DurableObject<Env> {
 
   /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
   private rolloutEntry(rolloutId: string): AppConfig | undefined {
+    // A rollout's spec never changes, and a wave's deliveries all ask for the same one: read and parse it once.
+    const known = this.appConfigs.get(rolloutId);
+    if (known) return known;
     const row = this.table.get(rolloutId);
     if (!row) return undefined;
-    // A rollout's spec never changes, and a wave's deliveries all ask for the same one: parse it once.
-    let app = this.appConfigs.get(row.id);
-    if (!app) {
-      if (this.appConfigs.size >= APP_CONFIGS_KEPT) this.appConfigs.clear();
-      app = specOf(row).app;
-      this.appConfigs.set(row.id, app);
-    }
+    if (this.appConfigs.size >= APP_CONFIGS_KEPT) this.appConfigs.clear();
+    const app = specOf(row).app;
+    this.appConfigs.set(row.id, app);
     return app;
   }
 

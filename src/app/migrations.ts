@@ -1,4 +1,4 @@
-import { OUTBOX_KNOWN_TO, OUTBOX_TABLES } from "../host/migrations";
+import { OUTBOX_TABLES } from "../host/migrations";
 import { LIVE_DEPLOYMENT_TABLES, NOTIFY_TABLES } from "../notify/tables";
 
 /** The app object's SQLite schema, as numbered steps (see host/migrations.ts for how they apply). */
@@ -40,6 +40,4 @@ export const APP_STEPS: string[][] = [
   NOTIFY_TABLES,
   // Step 3: the Deployment live on each host, to mark the one a newer release replaced inactive (notify/deployments.ts).
   LIVE_DEPLOYMENT_TABLES,
-  // Step 4: the outbox's known_to (the app's object also carries its jobs' history to D1 now).
-  OUTBOX_KNOWN_TO,
 ];

@@ -30,8 +30,8 @@ export interface EnqueueResult {
   snapshot: JobSnapshot;
   /** false when an equal job was already queued or running (or this delivery already made it). */
   created: boolean;
-  /** Ids of older queued jobs of the same app that this one replaced. */
-  superseded: string[];
+  /** Older queued jobs of the same app that this one replaced (cancelled), as their snapshots now; a repeat answers them too. */
+  superseded: JobSnapshot[];
 }
 
 export interface AssignedJob extends Job {

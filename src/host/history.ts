@@ -5,16 +5,13 @@ import { appState } from "../app/stub";
 import type { Env } from "../env";
 import type { LogSink, Sink } from "./outbox";
 
-/** The sink of a host's job snapshots: the app's object (see appFollower). */
-export const APP_SINK = "app";
-
 /**
  * Every job transition goes to its app's object (rollouts, what runs where), which also carries it
  * on to D1's history with the app's other jobs: a host's outbox has this one sink for snapshots.
  */
 export function appFollower(env: Env): Sink<JobSnapshot> {
   return {
-    name: APP_SINK,
+    name: "app",
     async write(snapshots) {
       const byApp = new Map<string, JobSnapshot[]>();
       for (const snapshot of snapshots) byApp.set(snapshot.app, [...(byApp.get(snapshot.app) ?? []), snapshot]);

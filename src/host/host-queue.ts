@@ -7,7 +7,7 @@ import type * as C from "./contract";
 import { Counters } from "./counters";
 import { Effects } from "./effects";
 import { close, Fanout, revokedResponse } from "./fanout";
-import { appFollower, d1LogWriter, type APP_SINK } from "./history";
+import { appFollower, d1LogWriter } from "./history";
 import { JobTable, sshJobOf, toJob } from "./job-table";
 import { Lease } from "./lease";
 import { LogStore, type IncomingLine, type LogLine } from "./logs";
@@ -68,14 +68,15 @@ export class HostQueue extends DurableObject<Env> {
   }
 
   /**
-   * Queues a job (see Queue.enqueue): the same deploy again answers the existing job. `answeredTo`
-   * "app": the caller is the job's app object, and it takes the answer's snapshot as the outbox's
-   * delivery of it, so the job's current snapshot is not sent to it a second time.
+   * Queues a job (see Queue.enqueue): the same deploy again answers the existing job. `byApp`: the
+   * caller is the job's app object (the outbox's one sink), and it takes the answer's snapshots (the
+   * job's, and those of the queued jobs it replaced) as their delivery, so they are not sent to it a
+   * second time. If the answer is lost, the app asks again, and a repeat answers them all again.
    */
-  enqueue(request: C.EnqueueRequest, answeredTo: typeof APP_SINK | null = null): Promise<C.EnqueueResult> {
+  enqueue(request: C.EnqueueRequest, byApp = false): Promise<C.EnqueueResult> {
     return this.commit((fx, now) => {
       const result = this.queue.enqueue(fx, request, now);
-      if (answeredTo) this.outbox.delivered(answeredTo, result.job.id);
+      if (byApp) for (const { id } of [result.snapshot, ...result.superseded]) this.outbox.delivered(id);
       return result;
     });
   }

@@ -149,6 +149,16 @@ export class JobTable {
     this.sql.exec("UPDATE jobs SET acked = 1 WHERE id = ?", id);
   }
 
+  /** Records that `by` replaced these queued jobs (see supersededBy). */
+  markSuperseded(ids: string[], by: string): void {
+    for (const id of ids) this.sql.exec("UPDATE jobs SET superseded_by = ? WHERE id = ?", by, id);
+  }
+
+  /** The queued jobs `id` replaced when it was queued (a few at most; kept while their rows are). */
+  supersededBy(id: string): JobRow[] {
+    return this.all("SELECT * FROM jobs WHERE superseded_by = ? ORDER BY pos", id);
+  }
+
   flagCancel(id: string): void {
     this.sql.exec("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", id);
   }

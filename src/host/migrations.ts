@@ -1,6 +1,3 @@
-/** A sink that has a row's snapshot already, from the answer that carried it (Outbox.delivered). */
-export const OUTBOX_KNOWN_TO = ["ALTER TABLE outbox ADD COLUMN known_to TEXT"];
-
 /**
  * The host object's own SQLite schema, every table of every room, as numbered steps. Each object applies
  * the steps it has not seen, in its constructor, so a deployed object upgrades
@@ -78,8 +75,8 @@ export const HOST_STEPS: string[][] = [
     "CREATE TABLE outbox_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL)",
     "CREATE INDEX outbox_key ON outbox (job_id)",
   ],
-  // Jobs' history reaches D1 through the app's object; the app's own dispatches are answered with their snapshots.
-  OUTBOX_KNOWN_TO,
+  // The job that replaced a queued one (Queue.enqueue): a repeated enqueue answers with those too.
+  ["ALTER TABLE jobs ADD COLUMN superseded_by TEXT"],
 ];
 
 /**

@@ -35,6 +35,8 @@ export class Outbox<T> {
   private readonly flushing = new Map<string, Promise<void>>();
   /** Consecutive failed deliveries per sink, for the backoff (in memory: an evicted object starts again at 1 s). */
   private readonly failures = new Map<string, number>();
+  /** The `now` the safety net was last set with. */
+  private safetyNetAt: number | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -60,17 +62,22 @@ export class Outbox<T> {
   }
 
   /**
-   * `sink` already has the newest snapshot of `key` (the object answered it with that snapshot, and
-   * the sink takes the answer as its delivery): it is not sent there again. Call in the same
-   * synchronous block as the change, so the row is still the snapshot the answer carries.
+   * The object's sink already has the newest snapshot of `key`: the object answered it with that
+   * snapshot, and the sink takes the answer as its delivery. Its row goes now, unsent. Only for an
+   * outbox with one sink (another sink would still need the row). Call in the same synchronous block
+   * as the change, so the row is still the snapshot the answer carries.
    */
-  delivered(sink: string, key: string): void {
-    this.sql.exec("UPDATE outbox SET known_to = ? WHERE job_id = ?", sink, key);
+  delivered(key: string): void {
+    if (this.sinks.length !== 1) throw new Error("Outbox.delivered needs an outbox with exactly one sink");
+    this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
   }
 
   /** Call after log lines were stored, so they reach D1 even if the object is evicted before a flush. */
   armSafetyNet(now: number): void {
+    // A unit of work adding many snapshots sets it once (they share their `now`).
+    if (this.safetyNetAt === now) return;
     this.schedule.set("outbox", "", now + SAFETY_NET_MS);
+    this.safetyNetAt = now;
   }
 
   /** Snapshots some sink does not have yet (log lines are counted by the log store). */
@@ -126,18 +133,13 @@ export class Outbox<T> {
     while (await this.deliver(sink));
   }
 
-  /** Delivers one batch past the sink's cursor (but what it already has); false when it has everything. */
+  /** Delivers one batch past the sink's cursor; false when it has everything. */
   private async deliver(sink: Sink<T>): Promise<boolean> {
     const rows = this.sql
-      .exec<{ seq: number; snapshot: string; known_to: string | null }>(
-        "SELECT seq, snapshot, known_to FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        this.cursor(sink.name),
-        BATCH,
-      )
+      .exec<{ seq: number; snapshot: string }>("SELECT seq, snapshot FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", this.cursor(sink.name), BATCH)
       .toArray();
     if (rows.length === 0) return false;
-    const fresh = rows.filter((r) => r.known_to !== sink.name);
-    if (fresh.length) await sink.write(fresh.map((r) => JSON.parse(r.snapshot) as T));
+    await sink.write(rows.map((r) => JSON.parse(r.snapshot) as T));
     const last = rows[rows.length - 1]!.seq;
     this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink.name, last);
     // A row goes once every sink has it.

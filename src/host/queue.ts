@@ -33,14 +33,17 @@ export class Queue {
    */
   enqueue(fx: Effects, request: EnqueueRequest, now: number): EnqueueResult {
     const existing = this.room.jobs.sameDeploy(request);
-    if (existing) return { job: toJob(existing), snapshot: toSnapshot(existing), created: false, superseded: [] };
+    if (existing) {
+      return { job: toJob(existing), snapshot: toSnapshot(existing), created: false, superseded: this.room.jobs.supersededBy(existing.id).map(toSnapshot) };
+    }
     const id = newJobId(request.host);
     const older = this.room.jobs.queued(request.app);
-    for (const row of older) this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now);
+    const replaced = older.map((row) => this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now));
+    this.room.jobs.markSuperseded(older.map((row) => row.id), id);
     const row = this.room.jobs.insert(id, request, now);
     fx.broadcast(row.id, [statusEvent(toJob(row))]);
     fx.wake();
-    return { job: toJob(row), snapshot: toSnapshot(row), created: true, superseded: older.map((r) => r.id) };
+    return { job: toJob(row), snapshot: toSnapshot(row), created: true, superseded: replaced.map(toSnapshot) };
   }
 
   /**
