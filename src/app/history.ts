@@ -1,5 +1,5 @@
 import { drizzle } from "drizzle-orm/d1";
-import { upsertJobSnapshot } from "../db/queries";
+import { upsertJobSnapshotStatements } from "../db/queries";
 import { upsertRolloutSnapshot, type RolloutSnapshot } from "../db/rollouts";
 import type { Sink } from "../host/outbox";
 import type { JobSnapshot } from "../schemas/jobs";
@@ -22,7 +22,9 @@ export function d1AppHistoryWriter(db: D1Database): Sink<AppRecord> {
   return {
     name: "history",
     async write(records) {
-      const statements = records.map((record) => ("job" in record ? upsertJobSnapshot(orm, record.job) : upsertRolloutSnapshot(orm, record)));
+      const jobs = records.flatMap((record) => ("job" in record ? [record.job] : []));
+      const rollouts = records.flatMap((record) => ("job" in record ? [] : [record]));
+      const statements = [...upsertJobSnapshotStatements(orm, jobs), ...rollouts.map((rollout) => upsertRolloutSnapshot(orm, rollout))];
       if (statements.length) await orm.batch(statements as [(typeof statements)[number], ...typeof statements]);
     },
   };

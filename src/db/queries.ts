@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { pickJob, type Job, type JobSnapshot, type JobStatus } from "../schemas/jobs";
 import { agents, configVersions, deliveries, jobLogs, jobs } from "./schema";
@@ -6,21 +6,31 @@ import type { LogLine } from "../host/logs";
 
 export type Db = DrizzleD1Database;
 
-/**
- * The statement that inserts or updates one job snapshot. A snapshot only replaces a row with a
- * lower version, so a retried or reordered delivery never rolls history back. One statement per
- * row keeps each under D1's 100 bound parameters.
- */
-export function upsertJobSnapshot(db: Db, snapshot: JobSnapshot) {
-  const { id: _id, ...rest } = snapshot;
-  return db.insert(jobs).values(snapshot).onConflictDoUpdate({ target: jobs.id, set: rest, setWhere: sql`excluded.version > ${jobs.version}` });
-}
+/** Job snapshots per statement: 19 columns each, under D1's 100 bound parameters. */
+const JOB_ROWS_PER_STATEMENT = 5;
 
-/** Job snapshots in one batch (see upsertJobSnapshot). */
-export async function upsertJobSnapshots(db: Db, snapshots: JobSnapshot[]): Promise<void> {
-  if (snapshots.length === 0) return;
-  const statements = snapshots.map((snapshot) => upsertJobSnapshot(db, snapshot));
-  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+/** An upsert takes every column but the key from the row it brings (`excluded`), newer versions only. */
+const fromExcluded = Object.fromEntries(
+  Object.keys(getTableColumns(jobs))
+    .filter((key) => key !== "id")
+    .map((key) => [key, sql.raw(`excluded.${key}`)]),
+);
+
+/**
+ * The statements that insert or update job snapshots, several rows each. A snapshot only replaces
+ * a row with a lower version, so a retried or reordered delivery never rolls history back.
+ */
+export function upsertJobSnapshotStatements(db: Db, snapshots: JobSnapshot[]) {
+  // One row per job and statement (SQLite refuses to upsert a row twice in one statement): the newest.
+  const newest = new Map<string, JobSnapshot>();
+  for (const snapshot of snapshots) if ((newest.get(snapshot.id)?.version ?? -1) < snapshot.version) newest.set(snapshot.id, snapshot);
+  const unique = [...newest.values()];
+  const statements = [];
+  for (let i = 0; i < unique.length; i += JOB_ROWS_PER_STATEMENT) {
+    const rows = unique.slice(i, i + JOB_ROWS_PER_STATEMENT);
+    statements.push(db.insert(jobs).values(rows).onConflictDoUpdate({ target: jobs.id, set: fromExcluded, setWhere: sql`excluded.version > ${jobs.version}` }));
+  }
+  return statements;
 }
 
 export async function getJob(db: Db, id: string): Promise<Job | null> {
