@@ -166,7 +166,7 @@ export class AppState extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.schedule.alarmFired();
     await this.commit((fx, now) => this.engine.due(fx, now));
-    if (this.outbox.hasWork()) await this.outbox.flush();
+    await this.outbox.alarm();
     if (this.notifications.hasWork()) await this.notifications.flush();
     await this.schedule.rearm();
   }

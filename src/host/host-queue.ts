@@ -214,7 +214,7 @@ export class HostQueue extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.schedule.alarmFired();
     this.apply((fx, now) => this.lease.expireDue(fx, now));
-    if (this.outbox.hasWork()) await this.outbox.flush();
+    await this.outbox.alarm();
     this.queue.prune();
     await this.schedule.rearm();
   }

@@ -72,12 +72,23 @@ export class Outbox<T> {
     this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
   }
 
-  /** Call after log lines were stored, so they reach D1 even if the object is evicted before a flush. */
+  /**
+   * Call after log lines were stored, so they reach D1 even if the object is evicted before a flush.
+   * The net is set once and left alone until its alarm (alarm()): moving it with every change would
+   * move the object's alarm, a storage write, twice a change.
+   */
   armSafetyNet(now: number): void {
-    // A unit of work adding many snapshots sets it once (they share their `now`).
+    // A unit of work adding many snapshots asks once (they share their `now`).
     if (this.safetyNetAt === now) return;
-    this.schedule.set("outbox", "", now + SAFETY_NET_MS);
+    this.schedule.ensure("outbox", "", now + SAFETY_NET_MS);
     this.safetyNetAt = now;
+  }
+
+  /** The object's alarm fired: delivers what waits, and sets the safety net again while anything still does. */
+  async alarm(): Promise<void> {
+    if (this.hasWork()) await this.flush();
+    if (this.hasWork()) this.schedule.set("outbox", "", this.clock.now() + SAFETY_NET_MS);
+    else this.schedule.clear("outbox", "");
   }
 
   /** Snapshots some sink does not have yet (log lines are counted by the log store). */
@@ -100,7 +111,6 @@ export class Outbox<T> {
       ...this.sinks.map((sink) => this.flushSink(sink.name, () => this.deliverAll(sink))),
       ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : []),
     ]);
-    if (!this.hasWork()) this.schedule.clear("outbox", "");
   }
 
   private flushSink(name: string, deliver: () => Promise<void>): Promise<void> {

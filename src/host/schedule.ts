@@ -24,6 +24,11 @@ export class Schedule {
     );
   }
 
+  /** Sets the timer unless it is set already: an earlier deadline stands, and the alarm stays where it is. */
+  ensure(kind: string, key: string, dueAt: number): void {
+    this.sql.exec("INSERT INTO timers (kind, key, due_at) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO NOTHING", kind, key, dueAt);
+  }
+
   clear(kind: string, key: string): void {
     this.sql.exec("DELETE FROM timers WHERE kind = ? AND key = ?", kind, key);
   }
