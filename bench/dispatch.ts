@@ -127,7 +127,7 @@ export async function benchDispatch(controller: Controller): Promise<string> {
   return [
     "## Dispatch: job queued → agent holds it",
     "",
-    `Time from sending \`POST /v1/jobs\` (or, last row, a signed push webhook) to the waiting agent receiving the job, on local workerd (\`wrangler dev\`), ${SAMPLES} samples each after a warm-up pass. Target: p99 < 50 ms.`,
+    `Time from sending \`POST /v1/jobs\` (or, last row, a signed push webhook) to the waiting agent receiving the job, served by ${controller.runtime}, ${SAMPLES} samples each after a warm-up pass. Target: p99 < 50 ms.`,
     "",
     "| channel | n | p50 | p90 | p99 | max |",
     "| --- | --- | --- | --- | --- | --- |",

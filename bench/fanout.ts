@@ -38,7 +38,7 @@ export async function benchFanout(controller: Controller): Promise<string> {
   return [
     "## Webhook fan-out",
     "",
-    `A signed push until its 202, with every job already queued in its host's Durable Object: mapped to 1 host and to ${HOSTS} hosts, ${RUNS} pushes each, alternating.`,
+    `A signed push until its 202, with every job already queued in its host's Durable Object: mapped to 1 host and to ${HOSTS} hosts, ${RUNS} pushes each, alternating, served by ${controller.runtime}. Target: ratio ≤ 5.`,
     "",
     "| push mapped to | p50 | p90 | max |",
     "| --- | --- | --- | --- |",

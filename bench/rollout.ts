@@ -76,7 +76,7 @@ export async function benchRollout(controller: Controller): Promise<string> {
   return [
     "## Rollout wave hand-over",
     "",
-    `A ${HOSTS}-host rollout in batches of ${BATCH}, a scripted agent long-polling on every host, ${ROLLOUTS} rollouts: from the last job of a wave succeeding (its agent's report sent) to the first job of the next wave handed out (an agent's long poll answered). The path: the host's outbox, the app's Durable Object, the next wave's hosts.`,
+    `A ${HOSTS}-host rollout in batches of ${BATCH}, a scripted agent long-polling on every host, ${ROLLOUTS} rollouts: from the last job of a wave succeeding (its agent's report sent) to the first job of the next wave handed out (an agent's long poll answered). The path: the host's outbox, the app's Durable Object, the next wave's hosts. Served by ${controller.runtime}.`,
     "",
     "| n | p50 | p90 | p99 | max |",
     "| --- | --- | --- | --- | --- |",

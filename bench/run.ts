@@ -17,7 +17,10 @@ const want = (name: string) => !only || only.includes(name);
 mkdirSync(".test-out", { recursive: true });
 
 const sections: string[] = [];
-const controller = await startController();
+// BENCH_RUNTIME=wrangler-dev runs these on the dev server instead of the production bundle under workerd;
+// BENCH_V8_FLAGS gives workerd V8 flags (npm start's are in scripts/local-worker.mjs, WORKERD_V8_FLAGS).
+const runtime = process.env.BENCH_RUNTIME === "wrangler-dev" ? "wrangler-dev" : "workerd";
+const controller = await startController({ runtime, v8Flags: process.env.BENCH_V8_FLAGS ?? "" });
 try {
   if (want("dispatch")) sections.push(await benchDispatch(controller));
   if (want("throughput")) sections.push(await benchThroughput(controller));

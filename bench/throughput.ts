@@ -28,7 +28,7 @@ export async function benchThroughput(controller: Controller): Promise<string> {
   return [
     "## Heartbeat throughput on one host's Durable Object",
     "",
-    `autocannon, ${CONNECTIONS} connections, ${SECONDS} s each, against \`wrangler dev\`. Each heartbeat authenticates the agent, records the heartbeat and a counter in the host's object (a storage write) and answers. Target: ratio ≥ 0.5.`,
+    `autocannon, ${CONNECTIONS} connections, ${SECONDS} s each, against ${controller.runtime}. Each heartbeat authenticates the agent, records the heartbeat and a counter in the host's object (a storage write) and answers. Target: ratio ≥ 0.5.`,
     "",
     "| route | req/s (mean) | latency p50 | latency p99 | non-2xx + errors |",
     "| --- | --- | --- | --- | --- |",

@@ -37,8 +37,10 @@ export const WORKERD_V8_FLAGS = "--max-semi-space-size=1 --gc-global";
  * Bundles the Worker exactly as `wrangler deploy` would (`--dry-run --outdir`) into `outdir`, then has
  * Miniflare (in a child process, so none of it stays resident here) write workerd's configuration for it:
  * `outdir/workerd.capnp` and the workerd binary's path in `outdir/workerd.bin`. Throws with the output on failure.
+ * Options (the benchmarks' controller uses them): `stateDir` for D1 and the Durable Objects, `vars` added to the
+ * Worker's variables (over .dev.vars), `v8Flags` for workerd's V8.
  */
-export function prepareWorker(config, outdir) {
+export function prepareWorker(config, outdir, { stateDir = STATE_DIR, vars = {}, v8Flags = process.env.DEPLOYBOT_WORKERD_V8_FLAGS ?? WORKERD_V8_FLAGS } = {}) {
   const build = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir, "--config", config], { encoding: "utf8", env });
   if (build.status !== 0) throw new Error(`bundling the Worker failed:\n${build.stdout}${build.stderr}`);
   // Miniflare's scratch directory (named in the configuration) goes under outdir, where it outlives the capture.
@@ -48,7 +50,7 @@ export function prepareWorker(config, outdir) {
   const capture = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--capture", config, outdir], {
     encoding: "utf8",
     // Written into the configuration as workerd's v8Flags (DEPLOYBOT_WORKERD_V8_FLAGS replaces them).
-    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: process.env.DEPLOYBOT_WORKERD_V8_FLAGS ?? WORKERD_V8_FLAGS },
+    env: { ...env, TMPDIR: resolve(tmp), MINIFLARE_WORKERD_V8_FLAGS: v8Flags, DEPLOYBOT_CAPTURE_STATE: stateDir, DEPLOYBOT_CAPTURE_VARS: JSON.stringify(vars) },
   });
   if (capture.signal !== "SIGKILL" || !existsSync(join(outdir, "workerd.capnp"))) {
     throw new Error(`preparing workerd's configuration failed:\n${capture.stdout}${capture.stderr}`);
@@ -71,10 +73,10 @@ export function inspectorAddress(value = process.env.DEPLOYBOT_WORKERD_INSPECTOR
 
 /**
  * Runs workerd on host:port with the configuration prepareWorker() wrote. The Worker's console lines (workerd's
- * structured logs) are written to stdout, and appended to `logFile` when given; `inspector` (see
+ * structured logs) are written to stdout (unless `quiet`), and appended to `logFile` when given; `inspector` (see
  * inspectorAddress) opens workerd's inspector. Resolves with the workerd child once /health answers.
  */
-export async function runWorker({ outdir, host = "127.0.0.1", port, logFile, inspector = null }) {
+export async function runWorker({ outdir, host = "127.0.0.1", port, logFile, inspector = null, quiet = false }) {
   // Miniflare's configuration names a "loopback" service (its Node side, for features this Worker does not use).
   // Nothing should call it; if something does, it is answered 501 and reported rather than hanging.
   const loopback = createServer((req, res) => {
@@ -93,7 +95,7 @@ export async function runWorker({ outdir, host = "127.0.0.1", port, logFile, ins
   for (const [stream, out] of [[workerd.stdout, process.stdout], [workerd.stderr, process.stderr]]) {
     createInterface({ input: stream }).on("line", (line) => {
       const text = structuredMessage(line);
-      out.write(`${text}\n`);
+      if (!quiet) out.write(`${text}\n`);
       file?.write(`${text}\n`);
     });
   }
@@ -135,6 +137,7 @@ async function capture(config, outdir) {
   const workerd = createRequire(import.meta.resolve("miniflare"))("workerd").default;
   const parsed = unstable_readConfig({ config });
   const { workerOptions } = unstable_getMiniflareWorkerOptions(parsed);
+  workerOptions.bindings = { ...workerOptions.bindings, ...JSON.parse(process.env.DEPLOYBOT_CAPTURE_VARS || "{}") };
   // Module rules are for bundling; the bundle is already split into its modules: list them instead.
   delete workerOptions.modulesRules;
   const root = resolve(outdir);
@@ -151,7 +154,7 @@ async function capture(config, outdir) {
       host: "127.0.0.1",
       port: 0,
       // wrangler dev keeps D1 under <state>/v3/d1 and each Durable Object class under <state>/v3/do/<worker>-<class>.
-      resourcePersistencePath: join(resolve(STATE_DIR), "v3"),
+      resourcePersistencePath: join(resolve(process.env.DEPLOYBOT_CAPTURE_STATE || STATE_DIR), "v3"),
       logRequests: false,
     }),
   );

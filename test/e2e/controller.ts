@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,8 @@ export const E2E_SECRETS = {
 export interface Controller {
   url: string;
   port: number;
+  /** What serves the Worker, in words (for reports). */
+  runtime: string;
   /** Stops wrangler dev (the state stays in `stateDir` for a restart). */
   stop(): Promise<void>;
   /** Starts it again on the same port and state. */
@@ -65,6 +67,13 @@ export interface ControllerOptions {
   stateDir?: string;
   /** More variables for the Worker (for example SSH_RELAY_URL and SSH_RELAY_TOKEN). */
   vars?: Record<string, string>;
+  /**
+   * What serves the Worker: `wrangler dev` (the default: the dev server, with its inspector session), or
+   * `workerd`, the production bundle (`wrangler deploy --dry-run`) run by workerd alone as `npm start` runs
+   * it (scripts/local-worker.mjs), with workerd's own V8 settings unless `v8Flags` names some.
+   */
+  runtime?: "wrangler-dev" | "workerd";
+  v8Flags?: string;
 }
 
 export async function startController(options: ControllerOptions = {}): Promise<Controller> {
@@ -98,7 +107,20 @@ async function startOnce(options: ControllerOptions): Promise<Controller> {
   let log = "";
   const url = `http://127.0.0.1:${port}`;
 
+  // The production bundle is built once; each launch runs workerd on it.
+  const outdir = join(stateDir, "worker");
+  const workerdLog = join(stateDir, "workerd.log");
+  if (options.runtime === "workerd") {
+    const { prepareWorker } = await import("../../scripts/local-worker.mjs");
+    prepareWorker("wrangler.dev.toml", outdir, { stateDir: persist, vars, v8Flags: options.v8Flags ?? "" });
+  }
+
   const launch = async () => {
+    if (options.runtime === "workerd") {
+      const { runWorker } = await import("../../scripts/local-worker.mjs");
+      child = await runWorker({ outdir, port, logFile: workerdLog, quiet: true });
+      return;
+    }
     child = spawn(
       "npx",
       ["wrangler", "dev", "--config", "wrangler.dev.toml", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--env-file", varsFile, "--show-interactive-dev-session=false"],
@@ -109,30 +131,30 @@ async function startOnce(options: ControllerOptions): Promise<Controller> {
     await waitForHealth(url, child, () => log, 60_000);
   };
 
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.on("exit", r));
+  // wrangler dev leads a process group (its workerd with it); workerd alone is one process.
+  const signalChild = (signal: NodeJS.Signals) => {
     try {
-      process.kill(-child.pid!, signal);
+      if (options.runtime === "workerd") child.kill(signal);
+      else process.kill(-child.pid!, signal);
     } catch {
       // already gone
     }
+  };
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.on("exit", r));
+    signalChild(signal);
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (child.exitCode === null) {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    if (child.exitCode === null) signalChild("SIGKILL");
   };
 
   await launch();
   return {
     url,
     port,
+    runtime: options.runtime === "workerd" ? `workerd alone on the production bundle, as \`npm start\` runs it (V8 flags: ${options.v8Flags || "workerd's defaults"})` : "`wrangler dev`",
     stateDir,
-    output: () => log,
+    output: () => (options.runtime === "workerd" ? (existsSync(workerdLog) ? readFileSync(workerdLog, "utf8") : "") : log),
     stop,
     restart: async () => {
       await stop();
@@ -147,7 +169,7 @@ async function startOnce(options: ControllerOptions): Promise<Controller> {
       await launch();
     },
     memory: () => {
-      const out = spawnSync("ps", ["-o", "rss=,comm=", "-g", String(child.pid)], { encoding: "utf8" }).stdout;
+      const out = spawnSync("ps", ["-o", "rss=,comm=", options.runtime === "workerd" ? "-p" : "-g", String(child.pid)], { encoding: "utf8" }).stdout;
       const sizes: Record<string, number> = {};
       for (const line of out.trim().split("\n")) {
         const [rss, comm] = line.trim().split(/\s+/, 2);
