@@ -21,6 +21,8 @@ import { loadRunningConfig } from "../config/current";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
+/** How long the app's changes gather before they go to D1 together. */
+const HISTORY_FLUSH_DELAY_MS = 50;
 /** Parsed specs kept in memory (a handful of rollouts are ever active at once). */
 const APP_CONFIGS_KEPT = 16;
 
@@ -56,6 +58,8 @@ export class AppState extends DurableObject<Env> {
   private lastUnit: Promise<unknown> = Promise.resolve();
   /** Parsed apps.yaml entries of recent rollouts (see rolloutEntry). */
   private readonly appConfigs = new Map<string, AppConfig>();
+  /** The history flush waiting to start (see flushHistorySoon). */
+  private historyFlush: Promise<void> | null = null;
   /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
   private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
     // Read before the unit of work: it is synchronous, and D1 is outside this object. (One object per app: one app.)
@@ -196,12 +200,28 @@ export class AppState extends DurableObject<Env> {
       const result = this.apply(fx, work);
       const jobs = await this.perform(fx);
       await this.schedule.rearm();
-      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+      if (this.outbox.hasWork()) this.flushHistorySoon();
       if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
       return { result, jobs };
     });
     this.lastUnit = unit.catch(() => undefined);
     return unit;
+  }
+
+  /**
+   * Sends the outbox to D1 shortly: the units of work of a wave (its hosts' answers, one after
+   * another) go as one batch, rather than a D1 write and a new rollout snapshot each. D1 is
+   * history: the object answers for its rollouts, and the hosts for their jobs, meanwhile.
+   */
+  private flushHistorySoon(): void {
+    if (this.historyFlush) return;
+    this.historyFlush = new Promise<void>((resolve) => this.clock.timer(HISTORY_FLUSH_DELAY_MS, resolve))
+      .then(() => {
+        this.historyFlush = null;
+        return this.outbox.flush();
+      })
+      .then(() => this.schedule.rearm());
+    this.ctx.waitUntil(this.historyFlush);
   }
 
   private apply<T>(fx: AppEffects, work: (fx: AppEffects, now: number) => T): T {
@@ -264,7 +284,7 @@ export class AppState extends DurableObject<Env> {
     // that cannot be delivered leaves a job that its host's own supersede or its lease ends.
     const cancels = fx.cancels.filter(({ host }) => !dispatched.has(host));
     if (cancels.length) {
-      this.ctx.waitUntil(mapBounded(cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancel(jobId, reason))).catch(() => undefined));
+      this.ctx.waitUntil(mapBounded(cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancelQueued(jobId, reason))).catch(() => undefined));
     }
     return queued;
   }

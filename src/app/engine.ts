@@ -14,7 +14,7 @@ export class AppEffects {
   readonly dispatches: Array<{ rolloutId: string; wave: number }> = [];
   /** Hosts sent back to their previous release (`on_failure: rollback`). */
   readonly rollbacks: Array<{ rolloutId: string; host: string }> = [];
-  /** Queued jobs to cancel on their hosts. */
+  /** Queued jobs to cancel on their hosts (only while still queued there: a job that started runs on). */
   readonly cancels: Array<{ host: string; jobId: string; reason: string }> = [];
 }
 

@@ -21,6 +21,8 @@ import { cancelOnRelay, RELAY_AGENT, runSshJob } from "./ssh-runner";
 
 /** Lines a new host-wide subscriber gets from before it connected. */
 const HOST_STREAM_BACKLOG = 500;
+/** How long a job's progress ("running") may wait to go to its app with the next change (Outbox.flushSoon). */
+const LAZY_DELIVERY_MS = 250;
 /** A wake that keeps causing wakes (a lost job ending, which frees the host) settles within this many passes. */
 const MAX_WAKE_PASSES = 8;
 
@@ -56,7 +58,10 @@ export class HostQueue extends DurableObject<Env> {
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
     this.logs = new LogStore(sql, time);
-    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, [appFollower(env)], { store: this.logs, sink: d1LogWriter(env.DB) });
+    // A job handed out is told to its app a moment later, with whatever its agent says next: only
+    // the ends of jobs (and new ones) move rollouts, and a fast job's "running" need never be sent.
+    const urgent = (job: JobSnapshot) => job.status !== "running";
+    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, [appFollower(env)], { store: this.logs, sink: d1LogWriter(env.DB) }, urgent);
     this.counters = new Counters(sql);
     this.jobs = new JobTable(sql, this.outbox);
     const room = { jobs: this.jobs, logs: this.logs, schedule: this.schedule, outbox: this.outbox, counters: this.counters };
@@ -143,6 +148,11 @@ export class HostQueue extends DurableObject<Env> {
 
   cancel(jobId: string, reason = "cancelled by user"): Promise<C.CancelResult> {
     return this.commit((fx, now) => this.queue.cancel(fx, jobId, reason, now));
+  }
+
+  /** Cancels a job if it is still queued (see Queue.cancelQueued). */
+  cancelQueued(jobId: string, reason: string): Promise<boolean> {
+    return this.commit((fx, now) => this.queue.cancelQueued(fx, jobId, reason, now));
   }
 
   /** apps.yaml changed: queued jobs of apps that no longer deploy here are cancelled with `reason`. */
@@ -244,7 +254,7 @@ export class HostQueue extends DurableObject<Env> {
   /** After a unit of work: keep the alarm armed for leases and retries, and deliver history now. */
   private async settle(): Promise<void> {
     await this.schedule.rearm();
-    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flush().then(() => this.schedule.rearm()));
+    if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flushSoon(LAZY_DELIVERY_MS).then(() => this.schedule.rearm()));
   }
 
   /** One heartbeat of `agentId`, inside a unit of work. `count`: a call by the agent, not one the object makes for it. */

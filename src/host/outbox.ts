@@ -46,7 +46,14 @@ export class Outbox<T> {
     /** The sinks, by name. Public so a test can put a failing one in a live object (same name). */
     public sinks: Array<Sink<T>>,
     private readonly logs: { store: LogStore; sink: LogSink } | null = null,
+    /** Whether the sinks should have a snapshot at once (else it may wait for flushSoon's batch). */
+    private readonly isUrgent: (snapshot: T) => boolean = () => true,
   ) {}
+
+  /** A snapshot added since the last flush began wants delivering at once (see isUrgent). */
+  private urgent = false;
+  /** The batch flushSoon() has promised, while it waits. */
+  private soon: Promise<void> | null = null;
 
   /**
    * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
@@ -58,7 +65,22 @@ export class Outbox<T> {
     const key = this.keyOf(snapshot);
     this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
     this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
+    if (this.isUrgent(snapshot)) this.urgent = true;
     this.armSafetyNet(now);
+  }
+
+  /**
+   * After a unit of work: delivers now if something urgent waits, else within `lazyMs`, so that
+   * changes close together (a job handed out, then its agent's first reports) go as one delivery,
+   * and a snapshot replaced meanwhile is never sent at all. Resolves when that delivery is done.
+   */
+  flushSoon(lazyMs: number): Promise<void> {
+    if (this.urgent) return this.flush();
+    this.soon ??= new Promise<void>((resolve) => this.clock.timer(lazyMs, resolve)).then(() => {
+      this.soon = null;
+      return this.flush();
+    });
+    return this.soon;
   }
 
   /**
@@ -107,6 +129,7 @@ export class Outbox<T> {
 
   /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
   async flush(): Promise<void> {
+    this.urgent = false;
     await Promise.all([
       ...this.sinks.map((sink) => this.flushSink(sink.name, () => this.deliverAll(sink))),
       ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : []),

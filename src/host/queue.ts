@@ -87,6 +87,17 @@ export class Queue {
     return { outcome: "cancel_requested", job: toJob(row) };
   }
 
+  /**
+   * Cancels a job only while it is still queued; one that started meanwhile runs on (a rollout that
+   * stopped lets its running jobs finish, whatever it last heard of them). True when it cancelled.
+   */
+  cancelQueued(fx: Effects, jobId: string, reason: string, now: number): boolean {
+    const row = this.room.jobs.get(jobId);
+    if (row?.status !== "queued") return false;
+    this.lease.finish(fx, row, "cancelled", { error: reason }, now);
+    return true;
+  }
+
   /** Cancels the queued jobs of apps not in `keepApps` (apps.yaml no longer deploys them here). */
   dropQueuedExcept(fx: Effects, keepApps: string[], reason: string, now: number): string[] {
     const keep = new Set(keepApps);
