@@ -17,14 +17,12 @@ import { mapBounded } from "../util/bounded";
 import { GroupCommit } from "../util/group-commit";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
-import { loadRunningConfig } from "../config/current";
+import { AppEntries } from "./entries";
 
 /** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
 const HOST_CONCURRENCY = 50;
 /** How long the app's changes gather before they go to D1 together. */
 const HISTORY_FLUSH_DELAY_MS = 50;
-/** Parsed specs kept in memory (a handful of rollouts are ever active at once). */
-const APP_CONFIGS_KEPT = 16;
 
 export type RolloutAction = { outcome: "ok"; rollout: Rollout } | { outcome: "not_found" } | { outcome: "conflict"; rollout: Rollout };
 
@@ -56,15 +54,13 @@ export class AppState extends DurableObject<Env> {
   readonly notifications: Notifications;
   /** The unit of work last started: the next one starts when it has ended (see commit). */
   private lastUnit: Promise<unknown> = Promise.resolve();
-  /** Parsed apps.yaml entries of recent rollouts (see rolloutEntry). */
-  private readonly appConfigs = new Map<string, AppConfig>();
-  /** The history flush waiting to start (see flushHistorySoon). */
-  private historyFlush: Promise<void> | null = null;
+  /** apps.yaml's entries that notifications are told with. */
+  private readonly entries: AppEntries;
   /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
   private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
     // Read before the unit of work: it is synchronous, and D1 is outside this object. (One object per app: one app.)
     const lone = snapshots.find((job) => job.rollout_id === null);
-    const current = lone ? await this.currentEntry(lone.app) : undefined;
+    const current = lone ? await this.entries.current(lone.app) : undefined;
     await this.commit((fx, now) => {
       this.engine.jobsChanged(fx, snapshots, now);
       this.heard(snapshots, current, now);
@@ -78,8 +74,11 @@ export class AppState extends DurableObject<Env> {
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
     this.table = new RolloutTable(sql);
+    this.entries = new AppEntries(this.table, env.DB);
     this.engine = new RolloutEngine(this.table, this.schedule);
-    this.outbox = new Outbox<AppRecord>(sql, this.schedule, time, recordKey, [d1AppHistoryWriter(env.DB)]);
+    // D1 is history (this object answers for its rollouts, the hosts for their jobs): a wave's changes
+    // gather for HISTORY_FLUSH_DELAY_MS and go as one batch, not a D1 write and a rollout snapshot each.
+    this.outbox = new Outbox<AppRecord>(sql, this.schedule, time, recordKey, [d1AppHistoryWriter(env.DB)], null, () => false);
     this.notifications = new Notifications({ sql, schedule: this.schedule, clock: time, env });
   }
 
@@ -200,28 +199,12 @@ export class AppState extends DurableObject<Env> {
       const result = this.apply(fx, work);
       const jobs = await this.perform(fx);
       await this.schedule.rearm();
-      if (this.outbox.hasWork()) this.flushHistorySoon();
+      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flushSoon(HISTORY_FLUSH_DELAY_MS).then(() => this.schedule.rearm()));
       if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
       return { result, jobs };
     });
     this.lastUnit = unit.catch(() => undefined);
     return unit;
-  }
-
-  /**
-   * Sends the outbox to D1 shortly: the units of work of a wave (its hosts' answers, one after
-   * another) go as one batch, rather than a D1 write and a new rollout snapshot each. D1 is
-   * history: the object answers for its rollouts, and the hosts for their jobs, meanwhile.
-   */
-  private flushHistorySoon(): void {
-    if (this.historyFlush) return;
-    this.historyFlush = new Promise<void>((resolve) => this.clock.timer(HISTORY_FLUSH_DELAY_MS, resolve))
-      .then(() => {
-        this.historyFlush = null;
-        return this.outbox.flush();
-      })
-      .then(() => this.schedule.rearm());
-    this.ctx.waitUntil(this.historyFlush);
   }
 
   private apply<T>(fx: AppEffects, work: (fx: AppEffects, now: number) => T): T {
@@ -232,7 +215,7 @@ export class AppState extends DurableObject<Env> {
       for (const id of fx.changed) {
         const rollout = this.rollout(id)!;
         this.outbox.add({ ...rollout, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(rollout, this.rolloutEntry(id), now);
+        this.notifications.rolloutChanged(rollout, this.entries.ofRollout(id), now);
       }
       return result;
     });
@@ -260,7 +243,7 @@ export class AppState extends DurableObject<Env> {
       const snapshots = results.map((r) => r.snapshot);
       // The app's older queued jobs the hosts replaced with these (cancelled now); one outside any rollout is told with apps.yaml's entry.
       const replaced = results.flatMap((r) => r.superseded);
-      const current = replaced.some((job) => job.rollout_id === null) ? await this.currentEntry(row.app) : undefined;
+      const current = replaced.some((job) => job.rollout_id === null) ? await this.entries.current(row.app) : undefined;
       const next = new AppEffects();
       this.apply(next, (fx, now) => {
         this.engine.recordJobs(fx, rolloutId, snapshots, now);
@@ -296,38 +279,8 @@ export class AppState extends DurableObject<Env> {
    */
   private heard(snapshots: JobSnapshot[], current: AppConfig | undefined, now: number): void {
     for (const job of snapshots) {
-      this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.rolloutEntry(job.rollout_id), now);
+      this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.entries.ofRollout(job.rollout_id), now);
       this.outbox.add({ job }, now);
-    }
-  }
-
-  /** apps.yaml's entry as the rollout was started with it (a job of a rollout, the rollout itself). */
-  private rolloutEntry(rolloutId: string): AppConfig | undefined {
-    // A rollout's spec never changes, and a wave's deliveries all ask for the same one: read and parse it once.
-    const known = this.appConfigs.get(rolloutId);
-    if (known) return known;
-    const row = this.table.get(rolloutId);
-    if (!row) return undefined;
-    if (this.appConfigs.size >= APP_CONFIGS_KEPT) this.appConfigs.clear();
-    const app = specOf(row).app;
-    this.appConfigs.set(row.id, app);
-    return app;
-  }
-
-  /**
-   * The app's entry in the running apps.yaml, for a job outside any rollout (`ctl deploy --host`,
-   * `POST /v1/jobs`). When D1 cannot be read, or the app left apps.yaml while its job ran, the newest
-   * rollout's entry stands in: a job's statuses are worth telling even then.
-   */
-  private async currentEntry(appName: string): Promise<AppConfig | undefined> {
-    const newest = () => {
-      const row = this.table.recent(1)[0];
-      return row ? specOf(row).app : undefined;
-    };
-    try {
-      return (await loadRunningConfig(this.env.DB)).config.apps[appName] ?? newest();
-    } catch {
-      return newest();
     }
   }
 

@@ -141,9 +141,9 @@ export class LogStore {
   /** At the end of an attempt: releases whatever still waits behind a gap, with a marker for the gap. */
   close(jobId: string, attempt: number): LogLine[] {
     // An attempt no line ever came for (a queued job cancelled or replaced) has nothing parked: one read, no writes.
-    const known = this.sql.exec<{ attempt: number }>("SELECT attempt FROM log_state WHERE job_id = ?", jobId).toArray()[0];
+    const known = this.sql.exec<{ attempt: number } & JobLogState & Record<string, SqlStorageValue>>("SELECT * FROM log_state WHERE job_id = ?", jobId).toArray()[0];
     if (known?.attempt !== attempt) return [];
-    return this.release(jobId, attempt, this.state(jobId, attempt), true);
+    return this.release(jobId, attempt, known, true);
   }
 
   /** Adds a line from DeployBot itself (lease expiry, cancel, restart), outside the agent's seq numbering. */
