@@ -8,7 +8,7 @@ const LOG_BATCH = 500;
 const LOGS = "logs";
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 5 * 60_000;
-/** A safety-net timer set with every write, so an eviction mid-flush still delivers. */
+/** A safety-net timer, set when something waits (and left until it fires), so an eviction mid-flush still delivers. */
 const SAFETY_NET_MS = 10_000;
 
 /** Where snapshots go. Deliveries are at least once and may repeat: a sink must take a repeat calmly (versions). */
