@@ -87,10 +87,16 @@ it("the controller killed between creating a Deployment and posting its first st
       must: "No second Deployment: every status of the job goes to the Deployment created before the kill.",
     },
     async () => {
-      await standin("faults", "acme-killed/web", { method: "POST", body: JSON.stringify([{ pass: true }, { hang_ms: 60_000 }]) });
+      await standin("faults", "acme-killed/web", { method: "POST", body: JSON.stringify([{ hang_ms: 60_000, on: "repos/create-deployment-status" }]) });
       const agent = await ScriptedAgent.register(controller, "gh-02");
       await sendPush(controller, { repo: "acme-killed/web", ref: "refs/heads/main", sha: sha(2) });
-      await until("the first status on its way", async () => (await standin("requests", "acme-killed/web")).some((r) => r.operationId === "repos/create-deployment-status"), 60_000);
+      const before = await until("the first status on its way", async () => {
+        const list = await standin("requests", "acme-killed/web");
+        return list.some((r) => r.operationId === "repos/create-deployment-status") ? list : null;
+      }, 60_000);
+      // The kill lands where it should: the Deployment made, its first status held unanswered.
+      expect(before.filter((r) => r.operationId === "repos/create-deployment").map((r) => r.status)).toEqual([201]);
+      expect(before.filter((r) => r.operationId === "repos/create-deployment-status").map((r) => r.status)).toEqual([0]);
       await controller.crashAndRestart();
       const job = await agent.takeJob();
       await agent.status(job.id, { status: "running", attempt: 1 });

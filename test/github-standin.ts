@@ -5,7 +5,8 @@
 // Control routes (tests only), each scoped to one repository so test files do not meet:
 //   GET  /_standin/requests?repo=o/r   what was asked, in order
 //   POST /_standin/faults?repo=o/r     [{status, retry_after?, after?} | {hang_ms} | {pass}]: the next POSTs' answers
-//                                      (`after`: do the work, then answer with the fault: a lost answer)
+//                                      (`after`: do the work, then answer with the fault: a lost answer;
+//                                      `on: operationId`: the fault waits for that call, others pass it by)
 //   GET|POST /_standin/deployments?repo=o/r   the repository's Deployments; POST adds one made by someone else
 import { checkRequest } from "./github-openapi.ts";
 
@@ -21,7 +22,7 @@ export interface Recorded {
   status: number;
 }
 
-type Fault = { status: number; retry_after?: number; after?: boolean } | { hang_ms: number } | { pass: true };
+type Fault = ({ status: number; retry_after?: number; after?: boolean } | { hang_ms: number } | { pass: true }) & { on?: string };
 
 interface Deployment {
   id: number;
@@ -57,16 +58,16 @@ export async function githubStandin(request: Request): Promise<Response> {
   const list = requests.get(repo) ?? [];
   list.push(record);
   requests.set(repo, list);
-  const answer = await respond(request, url, repo, body, problems);
+  const answer = await respond(request, url, repo, body, problems, operationId);
   record.status = answer.status;
   return answer;
 }
 
-async function respond(request: Request, url: URL, repo: string, body: any, problems: string[]): Promise<Response> {
+async function respond(request: Request, url: URL, repo: string, body: any, problems: string[], operationId: string | null): Promise<Response> {
   if (problems.length > 0) return json(422, { message: "Validation Failed", errors: problems });
   if (!/^(bearer|token) \S+$/i.test(request.headers.get("authorization") ?? "")) return json(401, { message: "Requires authentication" });
   // Faults hit the calls that change something (the look-ups before them pass).
-  const fault = request.method === "GET" ? undefined : faults.get(repo)?.shift();
+  const fault = request.method === "GET" ? undefined : nextFault(repo, operationId);
   if (!fault || "pass" in fault) return serve(request.method, url, repo, body);
   if ("hang_ms" in fault) {
     await new Promise((resolve) => setTimeout(resolve, fault.hang_ms));
@@ -74,6 +75,13 @@ async function respond(request: Request, url: URL, repo: string, body: any, prob
   }
   if (fault.after) serve(request.method, url, repo, body);
   return faultAnswer(fault);
+}
+
+/** The first queued fault for this call (one without `on`, or `on` this operation), taken off the list. */
+function nextFault(repo: string, operationId: string | null): Fault | undefined {
+  const list = faults.get(repo) ?? [];
+  const at = list.findIndex((f) => f.on === undefined || f.on === operationId);
+  return at < 0 ? undefined : list.splice(at, 1)[0];
 }
 
 function faultAnswer(fault: { status: number; retry_after?: number }): Response {
