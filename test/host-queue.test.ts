@@ -99,6 +99,20 @@ describe("HostQueue", () => {
     expect(await pending()).toBe(1);
   });
 
+  it("drops a waiting snapshot of a job its app's enqueue replaced: the answer carries a newer one", async () => {
+    const { host, stub } = freshHost();
+    const pending = () => runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending());
+    // Held back from the app for now: its only sink fails.
+    await runInDurableObject(stub, (instance: HostQueue) => {
+      instance.outbox.sinks = [{ name: "app", write: async () => Promise.reject(new Error("app away")) }];
+    });
+    const older = await stub.enqueue(request(host, { sha: sha(1) }));
+    expect(await pending()).toBe(1);
+    const newer = await stub.enqueue(request(host, { sha: sha(2), delivery_id: "rollout:r-2", rollout_id: "r-2" }), true);
+    expect(newer.superseded.map((job) => [job.id, job.status])).toEqual([[older.job.id, "cancelled"]]);
+    expect(await pending()).toBe(0);
+  });
+
   it("does not supersede a running job", async () => {
     const { host, stub } = freshHost();
     const running = await stub.enqueue(request(host, { sha: sha(1) }));

@@ -1,4 +1,4 @@
-import { OUTBOX_TABLES } from "../host/migrations";
+import { OUTBOX_ONE_PER_KEY, OUTBOX_TABLES } from "../host/migrations";
 import { LIVE_DEPLOYMENT_TABLES, NOTIFY_TABLES } from "../notify/tables";
 
 /** The app object's SQLite schema, as numbered steps (see host/migrations.ts for how they apply). */
@@ -40,4 +40,6 @@ export const APP_STEPS: string[][] = [
   NOTIFY_TABLES,
   // Step 3: the Deployment live on each host, to mark the one a newer release replaced inactive (notify/deployments.ts).
   LIVE_DEPLOYMENT_TABLES,
+  // Step 4: one outbox row per key, said by the index (Outbox.add replaces in one statement).
+  OUTBOX_ONE_PER_KEY,
 ];

@@ -80,8 +80,10 @@ export class HostQueue extends DurableObject<Env> {
    */
   enqueue(request: C.EnqueueRequest, byApp = false): Promise<C.EnqueueResult> {
     return this.commit((fx, now) => {
-      const result = this.queue.enqueue(fx, request, now);
-      if (byApp) for (const { id } of [result.snapshot, ...result.superseded]) this.outbox.delivered(id);
+      if (!byApp) return this.queue.enqueue(fx, request, now);
+      // Every snapshot a new job's enqueue makes is in its answer; a repeat's answer carries snapshots made earlier.
+      const result = this.outbox.answer(() => this.queue.enqueue(fx, request, now));
+      if (!result.created) for (const { id } of [result.snapshot, ...result.superseded]) this.outbox.delivered(id);
       return result;
     });
   }

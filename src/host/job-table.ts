@@ -61,17 +61,25 @@ export class JobTable {
     return this.one("SELECT * FROM jobs WHERE id = ?", id);
   }
 
-  /** The job this delivery already made for `app`, or a queued or running one of the same app, ref and sha. */
-  sameDeploy(request: Pick<EnqueueRequest, "delivery_id" | "app" | "ref" | "sha">): JobRow | null {
-    return (
-      (request.delivery_id ? this.one("SELECT * FROM jobs WHERE delivery_id = ? AND app = ?", request.delivery_id, request.app) : null) ??
-      this.one(
-        "SELECT * FROM jobs WHERE app = ? AND ref = ? AND sha = ? AND status IN ('queued', 'running') ORDER BY pos LIMIT 1",
-        request.app,
-        request.ref,
-        request.sha,
-      )
+  /**
+   * What an enqueue of `request` needs, in one read: the job this delivery already made for the app
+   * (any status), or else its oldest queued or running job of the same ref and sha; and the app's
+   * queued jobs, oldest first, which a new job replaces.
+   */
+  forEnqueue(request: Pick<EnqueueRequest, "delivery_id" | "app" | "ref" | "sha">): { same: JobRow | null; queued: JobRow[] } {
+    const rows = this.all(
+      `SELECT * FROM jobs WHERE app = ? AND status IN ('queued', 'running')
+       UNION SELECT * FROM jobs WHERE delivery_id = ? AND app = ?
+       ORDER BY pos`,
+      request.app,
+      request.delivery_id ?? null,
+      request.app,
     );
+    const live = (row: JobRow) => row.status === "queued" || row.status === "running";
+    const same =
+      (request.delivery_id ? rows.find((row) => row.delivery_id === request.delivery_id) : undefined) ??
+      rows.find((row) => live(row) && row.ref === request.ref && row.sha === request.sha);
+    return { same: same ?? null, queued: rows.filter((row) => row.status === "queued") };
   }
 
   /** Queued jobs in the order they will run (of one app, or all). */
@@ -94,6 +102,11 @@ export class JobTable {
     return this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
   }
 
+  /** The running job if there is one, else the oldest queued one (the relay's question, in one read). */
+  head(): JobRow | null {
+    return this.one("SELECT * FROM jobs WHERE status IN ('running', 'queued') ORDER BY status DESC, pos LIMIT 1");
+  }
+
   /** The oldest queued job (of one mode, or any). */
   nextQueued(mode?: "agent" | "ssh"): JobRow | null {
     return mode === undefined
@@ -107,9 +120,9 @@ export class JobTable {
   }
 
   insert(id: string, request: EnqueueRequest, now: number): JobRow {
-    this.sql.exec(
+    const row = this.sql.exec<JobRow>(
       `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       id,
       request.app,
       request.repo,
@@ -126,8 +139,7 @@ export class JobTable {
       now,
       request.target ? JSON.stringify(request.target) : null,
       request.rollout_id ?? null,
-    );
-    const row = this.get(id)!;
+    ).one();
     this.outbox.add(toSnapshot(row), now);
     return row;
   }

@@ -68,7 +68,9 @@ export class Lease {
 
   /** Ends a job: final status, end of its logs, and an `end` event that closes its subscribers. */
   finish(fx: Effects, row: JobRow, status: JobStatus, fields: { exit_code?: number | null; error?: string | null }, now: number): JobRow {
-    const tail = this.room.logs.close(row.id, row.attempt);
+    // A queued job's attempt has no lines and no lease yet (a requeue closed and cleared the last one's).
+    const started = row.status !== "queued";
+    const tail = started ? this.room.logs.close(row.id, row.attempt) : [];
     const done = this.room.jobs.update(row, {
       status,
       finished_at: iso(now),
@@ -76,7 +78,7 @@ export class Lease {
       error: fields.error == null ? null : hideSecrets(row, fields.error),
       lease_expires_at: null,
     }, now);
-    this.room.schedule.clear("lease", row.id);
+    if (started) this.room.schedule.clear("lease", row.id);
     const job = toJob(done);
     fx.broadcast(done.id, [...tail.map(logEvent), statusEvent(job), endEvent(job)], true);
     fx.wake();

@@ -67,6 +67,11 @@ export function secretValues(env: Record<string, string>): string[] {
  */
 export class LogStore {
   private readonly parked: ParkedLines;
+  /**
+   * False only once a read found every line shipped and none was stored since: hasUnshipped() then
+   * answers without a read (it runs after every unit of work). A rolled-back insert leaves it true: one read more.
+   */
+  private maybeUnshipped = true;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -209,6 +214,7 @@ export class LogStore {
   }
 
   private insert(jobId: string, attempt: number, seq: number, ts: string, stream: string, text: string): LogLine {
+    this.maybeUnshipped = true;
     const pos = this.sql
       .exec<{ pos: number }>(
         "INSERT INTO logs (job_id, attempt, seq, ts, stream, text) VALUES (?, ?, ?, ?, ?, ?) RETURNING pos",
@@ -247,7 +253,9 @@ export class LogStore {
   }
 
   hasUnshipped(): boolean {
-    return this.sql.exec("SELECT 1 FROM logs WHERE shipped = 0 LIMIT 1").toArray().length > 0;
+    if (!this.maybeUnshipped) return false;
+    this.maybeUnshipped = this.sql.exec("SELECT 1 FROM logs WHERE shipped = 0 LIMIT 1").toArray().length > 0;
+    return this.maybeUnshipped;
   }
 
   /** Forgets a pruned job's lines (D1 keeps them). */

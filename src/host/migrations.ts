@@ -1,4 +1,14 @@
 /**
+ * The outbox keeps one row per key (add() always replaced a key's row); from this step its index
+ * says so, and add() replaces in one statement. Should a key have two rows, the newer is kept.
+ */
+export const OUTBOX_ONE_PER_KEY = [
+  "DELETE FROM outbox WHERE seq NOT IN (SELECT MAX(seq) FROM outbox GROUP BY job_id)",
+  "DROP INDEX outbox_key",
+  "CREATE UNIQUE INDEX outbox_key ON outbox (job_id)",
+];
+
+/**
  * The host object's own SQLite schema, every table of every room, as numbered steps. Each object applies
  * the steps it has not seen, in its constructor, so a deployed object upgrades
  * itself the first time new code touches it.
@@ -77,6 +87,8 @@ export const HOST_STEPS: string[][] = [
   ],
   // The job that replaced a queued one (Queue.enqueue): a repeated enqueue answers with those too.
   ["ALTER TABLE jobs ADD COLUMN superseded_by TEXT"],
+  // One read finds an app's live jobs (Queue.enqueue); a key's one waiting snapshot is replaced in one statement (Outbox.add).
+  ["CREATE INDEX jobs_app_status ON jobs (app, status, pos)", ...OUTBOX_ONE_PER_KEY],
 ];
 
 /**

@@ -54,6 +54,10 @@ export class Outbox<T> {
   private urgent = false;
   /** The batch flushSoon() has promised, while it waits. */
   private soon: Promise<void> | null = null;
+  /** Inside answer(): snapshots added go to the sink in the object's answer, not through the outbox. */
+  private answering = false;
+  /** False only once a read found the outbox empty and nothing was added since (a rolled-back add leaves it true). */
+  private maybePending = true;
 
   /**
    * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
@@ -63,10 +67,30 @@ export class Outbox<T> {
    */
   add(snapshot: T, now: number): void {
     const key = this.keyOf(snapshot);
-    this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
-    this.sql.exec("INSERT INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
+    if (this.answering) {
+      this.delivered(key);
+      return;
+    }
+    // One row per key (a unique index): REPLACE drops the waiting one and appends this one at the end.
+    this.maybePending = true;
+    this.sql.exec("INSERT OR REPLACE INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
     if (this.isUrgent(snapshot)) this.urgent = true;
     this.armSafetyNet(now);
+  }
+
+  /**
+   * Runs `work` (inside the change's transaction) for the object's one sink, which takes every
+   * snapshot `work` adds from the object's answer instead: none is stored, and one still waiting
+   * for the same key is dropped (the answer carries a newer one). The caller must answer with all of them.
+   */
+  answer<R>(work: () => R): R {
+    if (this.sinks.length !== 1) throw new Error("Outbox.answer needs an outbox with exactly one sink");
+    this.answering = true;
+    try {
+      return work();
+    } finally {
+      this.answering = false;
+    }
   }
 
   /**
@@ -118,8 +142,10 @@ export class Outbox<T> {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
   }
 
+  /** Runs after every unit of work: a read only when a snapshot may have been added since the last one found none. */
   hasWork(): boolean {
-    return this.pending() > 0 || (this.logs?.store.hasUnshipped() ?? false);
+    if (this.maybePending) this.maybePending = this.pending() > 0;
+    return this.maybePending || (this.logs?.store.hasUnshipped() ?? false);
   }
 
   /** Keys with snapshots some sink does not have yet (their rows must not be pruned). */

@@ -32,12 +32,11 @@ export class Queue {
    * jobs of the same app: the newest push wins.
    */
   enqueue(fx: Effects, request: EnqueueRequest, now: number): EnqueueResult {
-    const existing = this.room.jobs.sameDeploy(request);
+    const { same: existing, queued: older } = this.room.jobs.forEnqueue(request);
     if (existing) {
       return { job: toJob(existing), snapshot: toSnapshot(existing), created: false, superseded: this.room.jobs.supersededBy(existing.id).map(toSnapshot) };
     }
     const id = newJobId(request.host);
-    const older = this.room.jobs.queued(request.app);
     const replaced = older.map((row) => this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now));
     this.room.jobs.markSuperseded(older.map((row) => row.id), id);
     const row = this.room.jobs.insert(id, request, now);
@@ -66,9 +65,8 @@ export class Queue {
 
   /** The oldest queued job, when it is an ssh-mode one and nothing runs: handed to `relayAgent`. */
   nextForRelay(fx: Effects, relayAgent: string, now: number): JobRow | null {
-    if (this.room.jobs.running()) return null;
-    const next = this.room.jobs.nextQueued();
-    if (!next || next.mode !== "ssh" || !next.target) return null;
+    const next = this.room.jobs.head();
+    if (next?.status !== "queued" || next.mode !== "ssh" || !next.target) return null;
     return this.lease.handOut(fx, next, relayAgent, true, `running through the ssh relay on ${JSON.parse(next.target).address}`, now);
   }
 
