@@ -35,11 +35,16 @@ export async function benchRollout(controller: Controller): Promise<string> {
     if (!table.has(rollout)) table.set(rollout, new Map());
     table.get(rollout)!.set(host, performance.now());
   };
-  let stop = false;
+  // Idle agents long-poll for 50 s, as the .NET agent does; the polls still held at the end are aborted.
+  const polls = new AbortController();
   const loops = hosts.map(async (host) => {
     const agent = await ScriptedAgent.register(controller, host);
-    while (!stop) {
-      const beat = await agent.heartbeat(null, 5);
+    while (!polls.signal.aborted) {
+      const beat = await agent.heartbeat(null, 50, polls.signal).catch((err) => {
+        if (polls.signal.aborted) return null;
+        throw err;
+      });
+      if (!beat) break;
       const job = beat.body?.job;
       if (!job) continue;
       record(handed, job.rollout_id, host);
@@ -69,7 +74,7 @@ export async function benchRollout(controller: Controller): Promise<string> {
       }
     }
   } finally {
-    stop = true;
+    polls.abort();
     await Promise.allSettled(loops);
   }
   const s = summary(gaps);

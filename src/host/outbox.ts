@@ -94,17 +94,21 @@ export class Outbox<T> {
   }
 
   /**
-   * After a unit of work: delivers now if something urgent waits, else within `lazyMs`, so that
-   * changes close together (a job handed out, then its agent's first reports) go as one delivery,
-   * and a snapshot replaced meanwhile is never sent at all. Resolves when that delivery is done.
+   * After a unit of work: delivers to the sinks now if something urgent waits, else within `lazyMs`,
+   * so that changes close together (a job handed out, then its agent's first reports) go as one
+   * delivery, and a snapshot replaced meanwhile is never sent at all. Log lines always wait for the
+   * `lazyMs` batch: D1 is their history, and a job's end must reach its app without a D1 write
+   * beside it. Resolves when those deliveries are done.
    */
   flushSoon(lazyMs: number): Promise<void> {
-    if (this.urgent) return this.flush();
     this.soon ??= new Promise<void>((resolve) => this.clock.timer(lazyMs, resolve)).then(() => {
       this.soon = null;
       return this.flush();
     });
-    return this.soon;
+    if (!this.urgent) return this.soon;
+    // The sinks at once; log lines (history: the object serves them live) with the batch, off the hot path.
+    this.urgent = false;
+    return Promise.all([this.flushSinks(), this.soon]).then(() => undefined);
   }
 
   /**
@@ -155,11 +159,12 @@ export class Outbox<T> {
 
   /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
   async flush(): Promise<void> {
+    await Promise.all([this.flushSinks(), ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : [])]);
+  }
+
+  private async flushSinks(): Promise<void> {
     this.urgent = false;
-    await Promise.all([
-      ...this.sinks.map((sink) => this.flushSink(sink.name, () => this.deliverAll(sink))),
-      ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : []),
-    ]);
+    await Promise.all(this.sinks.map((sink) => this.flushSink(sink.name, () => this.deliverAll(sink))));
   }
 
   private flushSink(name: string, deliver: () => Promise<void>): Promise<void> {

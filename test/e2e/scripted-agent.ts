@@ -25,18 +25,20 @@ export class ScriptedAgent {
     return new ScriptedAgent(controller, body.agent_id, body.token);
   }
 
-  async call(path: string, body: unknown): Promise<{ status: number; body: any }> {
+  async call(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.controller.url}${path}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
+      // Uncompressed, as the .NET agent asks (its HttpClient sends no Accept-Encoding); fetch would ask for gzip.
+      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json", "accept-encoding": "identity" },
       body: JSON.stringify(body),
+      signal,
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   }
 
-  heartbeat(runningJobId: string | null = null, wait = 0) {
-    return this.call(`/v1/agents/${this.id}/heartbeat?wait=${wait}`, { running_job_id: runningJobId });
+  heartbeat(runningJobId: string | null = null, wait = 0, signal?: AbortSignal) {
+    return this.call(`/v1/agents/${this.id}/heartbeat?wait=${wait}`, { running_job_id: runningJobId }, signal);
   }
 
   /** Long-polls until a job comes (or throws after `seconds`). */
