@@ -6,6 +6,7 @@ import { benchCutover } from "./cutover.ts";
 import { benchDispatch } from "./dispatch.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchFleet } from "./fleet.ts";
+import { benchFloor } from "./floor.ts";
 import { machine } from "./lib.ts";
 import { benchLogs } from "./logs.ts";
 import { benchRelay } from "./relay.ts";
@@ -30,6 +31,8 @@ try {
 } finally {
   await controller.dispose();
 }
+// Beside the fan-out: what the runtime itself costs per Durable Object (a Worker of its own, the controller stopped).
+if (want("fanout") || want("floor")) sections.push(await benchFloor());
 // The fleet gets a controller of its own, so its memory figures start clean.
 if (want("fleet")) {
   const fleet = await startController();
