@@ -224,8 +224,10 @@ describe("HostQueue outbox", () => {
     const { host, stub } = freshHost();
     const app = `web-${crypto.randomUUID().slice(0, 8)}`;
     const failures: number[] = [];
+    let writer: Sink<AppRecord>[] = [];
     // Inject a failing D1 writer in the live app object (the same instance serves the calls below).
     await runInDurableObject(appStub(app), (instance: AppState) => {
+      writer = instance.outbox.sinks;
       const failing: Sink<AppRecord> = {
         name: "history",
         async write() {
@@ -252,7 +254,7 @@ describe("HostQueue outbox", () => {
 
     // D1 is back: the app's alarm delivers the newest transition.
     await runInDurableObject(appStub(app), (instance: AppState) => {
-      instance.outbox.sinks = [d1AppHistoryWriter(env.DB)];
+      instance.outbox.sinks = writer;
     });
     expect(await runDurableObjectAlarm(appStub(app))).toBe(true);
     expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
@@ -265,7 +267,7 @@ describe("HostQueue outbox", () => {
     await stub.heartbeat("agent-1");
     await settleHistory(host);
     const stale: JobSnapshot = { ...(await stub.getJob(job.id))!, status: "queued", agent_id: null, delivery_id: null, version: 1 };
-    await d1AppHistoryWriter(env.DB).write([{ job: stale }]);
+    await d1AppHistoryWriter(env.DB, () => null).write([{ job: stale }]);
     expect(await d1Row(job.id)).toEqual({ status: "running", version: 2 });
   });
 });

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { AppState } from "../src/app/app-state";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JobSnapshot } from "../src/schemas/jobs";
 import { appStub, callJson, hostStub, putConfig, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
@@ -219,6 +220,30 @@ describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
     const r = await rollout(id);
     expect(r.status).toBe("succeeded");
     expect(r.waves[0].states).toEqual(Array(10).fill("succeeded"));
+  });
+
+  it("sends a rollout to D1 as it stands when the batch goes (one outbox row however often it changed); a stored whole snapshot goes as it is", async () => {
+    const answer = await push("burst");
+    const id = answer.rollouts[0]!.id;
+    const d1 = () => env.DB.prepare("SELECT status, version, snapshot FROM rollouts WHERE id = ?").bind(id).first<{ status: string; version: number; snapshot: string }>();
+    const stored = await runInDurableObject(appStub("burst"), (_instance: AppState, state) =>
+      state.storage.sql.exec<{ job_id: string; snapshot: string }>("SELECT job_id, snapshot FROM outbox WHERE job_id = ?", id).toArray(),
+    );
+    // The change is recorded, not the rollout: it is read when the batch goes.
+    expect(stored.map((row) => [row.job_id, JSON.parse(row.snapshot)])).toEqual([[id, { rollout: id }]]);
+    await settleApp("burst");
+    const now = await runInDurableObject(appStub("burst"), (_instance: AppState, state) => state.storage.sql.exec<{ version: number }>("SELECT version FROM rollouts WHERE id = ?", id).one().version);
+    const row = await d1();
+    expect(row).toMatchObject({ status: "running", version: now });
+    expect(JSON.parse(row!.snapshot)).toMatchObject({ id, status: "running", waves: [{ hosts: expect.any(Array) }] });
+    // A row from before this form (the whole snapshot, newer version) is delivered as it was stored.
+    const older = { ...(await rollout(id)), status: "running", version: now + 5, error: "stored whole" };
+    await runInDurableObject(appStub("burst"), async (instance: AppState, state) => {
+      state.storage.sql.exec("INSERT OR REPLACE INTO outbox (job_id, snapshot) VALUES (?, ?)", id, JSON.stringify(older));
+      await instance.outbox.flush();
+    });
+    expect(await d1()).toMatchObject({ version: now + 5 });
+    expect(JSON.parse((await d1())!.snapshot)).toMatchObject({ error: "stored whole" });
   });
 });
 

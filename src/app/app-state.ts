@@ -78,7 +78,11 @@ export class AppState extends DurableObject<Env> {
     this.engine = new RolloutEngine(this.table, this.schedule);
     // D1 is history (this object answers for its rollouts, the hosts for their jobs): a wave's changes
     // gather for HISTORY_FLUSH_DELAY_MS and go as one batch, not a D1 write and a rollout snapshot each.
-    this.outbox = new Outbox<AppRecord>(sql, this.schedule, time, recordKey, [d1AppHistoryWriter(env.DB)], null, () => false);
+    const current = (id: string) => {
+      const row = this.table.get(id);
+      return row ? { ...this.table.toRollout(row), version: row.version } : null;
+    };
+    this.outbox = new Outbox<AppRecord>(sql, this.schedule, time, recordKey, [d1AppHistoryWriter(env.DB, current)], null, () => false);
     this.notifications = new Notifications({ sql, schedule: this.schedule, clock: time, env });
   }
 
@@ -213,9 +217,11 @@ export class AppState extends DurableObject<Env> {
       const result = work(fx, now);
       this.engine.promote(fx, now);
       for (const id of fx.changed) {
-        const rollout = this.rollout(id)!;
-        this.outbox.add({ ...rollout, version: this.table.bump(id) }, now);
-        this.notifications.rolloutChanged(rollout, this.entries.ofRollout(id), now);
+        this.table.bump(id);
+        this.outbox.add({ rollout: id }, now);
+        // The whole rollout is read only for a change its notifications tell (a new status).
+        const row = this.table.get(id)!;
+        if (this.notifications.isNewStatus(id, row.status)) this.notifications.rolloutChanged(this.table.toRollout(row), this.entries.ofRollout(id), now);
       }
       return result;
     });

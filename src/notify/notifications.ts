@@ -106,6 +106,11 @@ export class Notifications {
     }
   }
 
+  /** True when `status` is not the last one told for `subject` (rolloutChanged would tell it). */
+  isNewStatus(subject: string, status: string): boolean {
+    return this.seen(subject)?.status !== status;
+  }
+
   /** Records what a rollout's transition tells GitHub (its commit status) and the app's URLs. Synchronous. */
   rolloutChanged(rollout: Rollout, app: AppConfig | undefined, now: number): void {
     const version = (this.seen(rollout.id)?.version ?? 0) + 1;
