@@ -82,11 +82,9 @@ export class JobTable {
     return { same: same ?? null, queued: rows.filter((row) => row.status === "queued") };
   }
 
-  /** Queued jobs in the order they will run (of one app, or all). */
-  queued(app?: string): JobRow[] {
-    return app === undefined
-      ? this.all("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos")
-      : this.all("SELECT * FROM jobs WHERE app = ? AND status = 'queued' ORDER BY pos", app);
+  /** Queued jobs in the order they will run (an app's: forEnqueue). */
+  queued(): JobRow[] {
+    return this.all("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos");
   }
 
   countQueued(): number {
@@ -107,11 +105,9 @@ export class JobTable {
     return this.one("SELECT * FROM jobs WHERE status IN ('running', 'queued') ORDER BY status DESC, pos LIMIT 1");
   }
 
-  /** The oldest queued job (of one mode, or any). */
-  nextQueued(mode?: "agent" | "ssh"): JobRow | null {
-    return mode === undefined
-      ? this.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY pos LIMIT 1")
-      : this.one("SELECT * FROM jobs WHERE status = 'queued' AND mode = ? ORDER BY pos LIMIT 1", mode);
+  /** The oldest queued job of one mode (an agent's next; the relay asks head()). */
+  nextQueued(mode: "agent" | "ssh"): JobRow | null {
+    return this.one("SELECT * FROM jobs WHERE status = 'queued' AND mode = ? ORDER BY pos LIMIT 1", mode);
   }
 
   /** Finished jobs beyond the newest `keep`, oldest last. */

@@ -87,8 +87,9 @@ export const HOST_STEPS: string[][] = [
   ],
   // The job that replaced a queued one (Queue.enqueue): a repeated enqueue answers with those too.
   ["ALTER TABLE jobs ADD COLUMN superseded_by TEXT"],
-  // One read finds an app's live jobs (Queue.enqueue); a key's one waiting snapshot is replaced in one statement (Outbox.add).
-  ["CREATE INDEX jobs_app_status ON jobs (app, status, pos)", ...OUTBOX_ONE_PER_KEY],
+  // One read finds an app's live jobs (Queue.enqueue; no query looks a job up by ref and sha any more, and
+  // every status change rewrote that index); a key's one waiting snapshot is replaced in one statement (Outbox.add).
+  ["CREATE INDEX jobs_app_status ON jobs (app, status, pos)", "DROP INDEX jobs_identity", ...OUTBOX_ONE_PER_KEY],
 ];
 
 /**
