@@ -229,7 +229,12 @@ export class AppState extends DurableObject<Env> {
 
   /** Performs recorded effects: watchers told, jobs cancelled, waves dispatched, hosts rolled back. Returns the jobs queued. */
   private async perform(fx: AppEffects): Promise<Job[]> {
-    for (const id of fx.changed) for (const ws of this.ctx.getWebSockets(`rollout:${id}`)) this.send(ws, this.rollout(id)!);
+    for (const id of fx.changed) {
+      const watchers = this.ctx.getWebSockets(`rollout:${id}`);
+      // Built once for all of its watchers, and not at all without one.
+      const rollout = watchers.length ? this.rollout(id)! : null;
+      for (const ws of watchers) this.send(ws, rollout!);
+    }
     const queued: Job[] = [];
     const dispatched = new Set<string>();
     for (const { rolloutId, wave } of fx.dispatches) {
