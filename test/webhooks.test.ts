@@ -1,6 +1,8 @@
 import examples from "@octokit/webhooks-examples";
 import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
 import { beforeAll, describe, expect, it } from "vitest";
+import { latestPushedSha, newerQueuedPush } from "../src/db/queries";
 import fixture from "./fixtures/apps.test.yaml";
 import { call, callJson, hostStub, putConfig, sendWebhook, settleHistory } from "./helpers";
 
@@ -195,6 +197,41 @@ describe("pushes delivered out of order", () => {
     const b = { ...withRef("refs/heads/release/9", "f".repeat(39) + "0"), before: "d".repeat(40), head_commit: commit("f".repeat(39) + "0", "2026-11-22T09:01:00Z") };
     expect(((await (await sendWebhook("push", a)).json()) as any).jobs).toHaveLength(2);
     expect(((await (await sendWebhook("push", b)).json()) as any).jobs).toHaveLength(2);
+  });
+});
+
+describe("the push lookups as deliveries grow", () => {
+  it("find a push's neighbours and a ref's newest sha through indexes: no lookup reads the whole table", async () => {
+    // Every statement the lookups send, as drizzle renders it, then asked of D1 how it would run.
+    const sent: Array<{ query: string; params: unknown[] }> = [];
+    const recording = new Proxy(env.DB, {
+      get(target, key) {
+        if (key !== "prepare") return Reflect.get(target, key, target);
+        return (query: string) => {
+          const statement = target.prepare(query);
+          return new Proxy(statement, {
+            get(inner, name) {
+              if (name !== "bind") return Reflect.get(inner, name, inner);
+              return (...params: unknown[]) => {
+                sent.push({ query, params });
+                return inner.bind(...params);
+              };
+            },
+          });
+        };
+      },
+    });
+    const db = drizzle(recording);
+    const push = { repo: "Codertocat/HELLO-world", ref: "refs/heads/master", before: "1".repeat(40), after: "2".repeat(40), pushedAt: new Date().toISOString(), receivedAt: new Date().toISOString() };
+    await newerQueuedPush(db, push);
+    await latestPushedSha(db, push.repo, push.ref);
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    for (const { query, params } of sent) {
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query}`).bind(...params).all<{ detail: string }>();
+      const steps = plan.results.map((row) => row.detail);
+      expect(steps.join("; "), query).toMatch(/SEARCH deliveries USING INDEX/);
+      expect(steps.join("; "), query).not.toMatch(/SCAN deliveries/);
+    }
   });
 });
 

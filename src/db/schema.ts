@@ -1,4 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
 import type { Same } from "../schemas/common";
 import { JOB_STATUSES, type JobSnapshot } from "../schemas/jobs";
 import { ROLLOUT_STATUSES } from "../schemas/rollouts";
@@ -76,7 +77,13 @@ export const deliveries = sqliteTable("deliveries", {
   /** JSON array of {id, host}: the jobs the first answer named. */
   jobs: text("jobs").notNull(),
   createdAt: text("created_at").notNull(),
-}, (t) => [index("deliveries_repo_ref_idx").on(t.repo, t.ref, t.pushedAt)]);
+}, (t) => [
+  // Every lookup compares the repository case-insensitively (GitHub's names are), so the index is on lower(repo);
+  // a push's order check finds its neighbours by sha, which must not scan a busy branch's whole history.
+  index("deliveries_repo_ref_time_idx").on(sql`lower(${t.repo})`, t.ref, t.createdAt),
+  index("deliveries_before_idx").on(t.before),
+  index("deliveries_sha_idx").on(t.sha),
+]);
 
 /** apps.yaml versions; the highest id is the running configuration. */
 export const configVersions = sqliteTable("config_versions", {
