@@ -16,6 +16,7 @@ const APPS: Record<string, string> = {
   queued: "rollout: { batch: 5 }\n    supersede: false",
   offline: "rollout: { canary: [offline-01], wave_timeout: 10m }",
   burst: "",
+  forget: "",
 };
 const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
 
@@ -244,6 +245,73 @@ describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
     });
     expect(await d1()).toMatchObject({ version: now + 5 });
     expect(JSON.parse((await d1())!.snapshot)).toMatchObject({ error: "stored whole" });
+  });
+});
+
+describe("the app object's storage stays bounded", { timeout: 30_000 }, () => {
+  it("forgets finished rollouts past the newest it keeps once D1 has them; the API answers for them from D1", async () => {
+    const app = appStub("forget");
+    await runInDurableObject(app, (instance: AppState) => void (instance.finishedKept = 2));
+    // Four rollouts: each push supersedes the one before (its queued jobs are replaced), the last is cancelled.
+    const ids: string[] = [];
+    const jobs: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      const answer = await push("forget");
+      ids.push(answer.rollouts[0]!.id);
+      jobs.push(answer.jobs.map((job) => job.id));
+    }
+    expect((await callJson(`/v1/rollouts/${ids[3]}/cancel`, { method: "POST" })).status).toBe(200);
+    for (const host of hostsOf("forget")) await settleHistory(host);
+    const stored = () =>
+      runInDurableObject(app, (_instance: AppState, state) => {
+        const count = (query: string, ...args: string[]) => state.storage.sql.exec<{ n: number }>(query, ...args).one().n;
+        return ids.map((id, i) => ({
+          rollout: count("SELECT COUNT(*) AS n FROM rollouts WHERE id = ?", id),
+          hosts: count("SELECT COUNT(*) AS n FROM rollout_hosts WHERE rollout_id = ?", id),
+          waves: count("SELECT COUNT(*) AS n FROM waves WHERE rollout_id = ?", id),
+          seen: count(`SELECT COUNT(*) AS n FROM notify_seen WHERE subject IN (${[id, ...jobs[i]!].map(() => "?").join(", ")})`, id, ...jobs[i]!),
+        }));
+      });
+    const kept = { rollout: 1, hosts: 10, waves: 1, seen: 11 };
+    expect(await stored()).toEqual([kept, kept, kept, kept]);
+
+    // A rollout whose record has not reached D1 yet stays, however old.
+    await runInDurableObject(app, async (instance: AppState, state) => {
+      state.storage.transactionSync(() => instance.outbox.add({ rollout: ids[0]! }, Date.now()));
+      (instance as unknown as { forgetOldRollouts(): void }).forgetOldRollouts();
+    });
+    const gone = { rollout: 0, hosts: 0, waves: 0, seen: 0 };
+    expect(await stored()).toEqual([kept, gone, kept, kept]);
+
+    // The alarm delivers it, then forgets it.
+    await runDurableObjectAlarm(app);
+    expect(await stored()).toEqual([gone, gone, kept, kept]);
+    for (const id of ids.slice(0, 2)) {
+      const r = await callJson(`/v1/rollouts/${id}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ id, status: "cancelled", error: expect.stringContaining("superseded by rollout") });
+      const github = await callJson(`/v1/rollouts/${id}/github`);
+      expect(github.status).toBe(404);
+      expect(github.body.error.message).toBe(`rollout ${id} is in history only: what GitHub was told is kept for the newest 200 finished rollouts of an app`);
+    }
+    expect((await callJson(`/v1/rollouts/${ids[2]}/github`)).status).toBe(200);
+    expect((await rollout(ids[3]!)).status).toBe("cancelled");
+
+    // A finished rollout whose job still runs (superseded while running) stays until that job's end is in.
+    await runInDurableObject(app, (instance: AppState) => void (instance.finishedKept = 0));
+    const live = (await push("forget")).rollouts[0]!.id;
+    const running = await hostStub("forget-01").heartbeat("agent-forget-01");
+    expect(running.job?.rollout_id).toBe(live);
+    const last = (await push("forget")).rollouts[0]!.id;
+    expect((await callJson(`/v1/rollouts/${last}/cancel`, { method: "POST" })).status).toBe(200);
+    for (const host of hostsOf("forget")) await settleHistory(host);
+    const present = (id: string) => runInDurableObject(app, (_instance: AppState, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM rollouts WHERE id = ?", id).one().n);
+    await runDurableObjectAlarm(app);
+    expect([await present(live), await present(last)]).toEqual([1, 0]);
+    await hostStub("forget-01").report("agent-forget-01", running.job!.id, { status: "succeeded", exit_code: 0 });
+    await settleHistory("forget-01");
+    await runDurableObjectAlarm(app);
+    expect(await present(live)).toBe(0);
   });
 });
 

@@ -23,6 +23,10 @@ import { AppEntries } from "./entries";
 const HOST_CONCURRENCY = 50;
 /** How long the app's changes gather before they go to D1 together. */
 const HISTORY_FLUSH_DELAY_MS = 50;
+/** Finished rollouts kept in the object (D1 keeps all of them): the newest, as a host keeps its newest 500 jobs. */
+export const FINISHED_ROLLOUTS_KEPT = 200;
+/** Rollouts forgotten per alarm at most, so one alarm's transaction stays short. */
+const FORGET_PER_ALARM = 50;
 
 export type RolloutAction = { outcome: "ok"; rollout: Rollout } | { outcome: "not_found" } | { outcome: "conflict"; rollout: Rollout };
 
@@ -45,6 +49,8 @@ export interface AppOverview {
 export class AppState extends DurableObject<Env> {
   /** Every time read and timer of the object. Tests put a FakeClock here. */
   clock: Clock = systemClock;
+  /** How many finished rollouts the object keeps (tests lower it). */
+  finishedKept = FINISHED_ROLLOUTS_KEPT;
   /** Rollouts' and jobs' snapshots on their way to D1. */
   readonly outbox: Outbox<AppRecord>;
   private readonly schedule: Schedule;
@@ -175,7 +181,22 @@ export class AppState extends DurableObject<Env> {
     await this.commit((fx, now) => this.engine.due(fx, now));
     await this.outbox.alarm();
     if (this.notifications.hasWork()) await this.notifications.flush();
+    this.ctx.storage.transactionSync(() => this.forgetOldRollouts());
     await this.schedule.rearm();
+  }
+
+  /**
+   * Keeps the object's storage bounded: finished rollouts past the newest `finishedKept` are
+   * deleted once D1 has them (none with a record still in the outbox), with what notifications
+   * remembered of them. The API then answers for them from D1.
+   */
+  private forgetOldRollouts(): void {
+    const pending = this.outbox.pendingJobIds();
+    for (const row of this.table.finishedBeyond(this.finishedKept, FORGET_PER_ALARM)) {
+      if (pending.has(recordKey({ rollout: row.id }))) continue;
+      const jobs = this.table.forget(row.id);
+      this.notifications.forget([row.id, ...jobs]);
+    }
   }
 
   private async act(id: string, step: (fx: AppEffects, row: RolloutRow, now: number) => boolean): Promise<RolloutAction> {

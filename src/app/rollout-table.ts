@@ -1,5 +1,5 @@
 import type { AppSpec } from "../host/dispatch";
-import type { HOST_STATES, Rollout, RolloutStatus, Strategy, Wave } from "../schemas/rollouts";
+import { FINISHED_ROLLOUT_STATUSES, type HOST_STATES, type Rollout, type RolloutStatus, type Strategy, type Wave } from "../schemas/rollouts";
 
 /** A rollout as its app's object stores it: the API's fields, and how to render its jobs. */
 export type RolloutRow = {
@@ -129,6 +129,29 @@ export class RolloutTable {
       rolloutId,
       host,
     );
+  }
+
+  /**
+   * Finished rollouts past the newest `keep` of them, at most `limit`, but none with a job still
+   * queued or running (a superseded rollout's running job finishes, and its end is still to come).
+   */
+  finishedBeyond(keep: number, limit: number): RolloutRow[] {
+    const finished = FINISHED_ROLLOUT_STATUSES.map(() => "?").join(", ");
+    return this.rows<RolloutRow>(
+      `SELECT * FROM (SELECT * FROM rollouts WHERE status IN (${finished}) ORDER BY seq DESC LIMIT -1 OFFSET ?) AS old
+       WHERE NOT EXISTS (SELECT 1 FROM rollout_hosts WHERE rollout_id = old.id AND state IN ('queued', 'running')) LIMIT ?`,
+      ...FINISHED_ROLLOUT_STATUSES, keep, limit,
+    );
+  }
+
+  /** Deletes a rollout with its waves and hosts. Returns the jobs it named that no rollout kept here names. */
+  forget(id: string): string[] {
+    this.sql.exec("DELETE FROM waves WHERE rollout_id = ?", id);
+    const named = this.rows<{ job_id: string | null; rollback_job_id: string | null }>("DELETE FROM rollout_hosts WHERE rollout_id = ? RETURNING job_id, rollback_job_id", id)
+      .flatMap((row) => [row.job_id, row.rollback_job_id])
+      .filter((job): job is string => job !== null);
+    this.sql.exec("DELETE FROM rollouts WHERE id = ?", id);
+    return named.filter((job) => this.rows("SELECT 1 FROM rollout_hosts WHERE job_id = ? OR rollback_job_id = ? LIMIT 1", job, job).length === 0);
   }
 
   releases(): Release[] {

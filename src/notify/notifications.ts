@@ -265,6 +265,14 @@ export class Notifications {
     this.schedule.set("notify", "", now);
   }
 
+  /**
+   * Forgets what was told of these jobs and rollouts (they are gone from the object, and history
+   * has them). Their Deployments stay: a job's page shows what GitHub was told.
+   */
+  forget(subjects: string[]): void {
+    for (const subject of subjects) this.sql.exec("DELETE FROM notify_seen WHERE subject = ?", subject);
+  }
+
   /** True when `status` is news for `subject` (a newer version with another status); records it. */
   private transition(subject: string, version: number, status: string): boolean {
     const seen = this.seen(subject);

@@ -1,5 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { FINISHED_ROLLOUTS_KEPT } from "../app/app-state";
 import { appState } from "../app/stub";
+import { getRollout } from "../db/rollouts";
 import { loadRunningConfig } from "../config/current";
 import { ApiError } from "../errors";
 import { findJob } from "../host/stub";
@@ -62,8 +65,12 @@ export const notifyRouter = createRouter()
     const { id } = c.req.valid("param");
     const app = appOfRolloutId(id);
     const stub = app ? appState(c.env, app) : null;
-    if (!stub || !(await stub.get(id))) throw new ApiError(404, "rollout_not_found", "no such rollout");
-    return c.json(await stub.githubOf(id), 200);
+    if (stub && (await stub.get(id))) return c.json(await stub.githubOf(id), 200);
+    // The app's object keeps its newest finished rollouts; history (D1) has every one, but not what GitHub was told.
+    if (stub && (await getRollout(drizzle(c.env.DB), id))) {
+      throw new ApiError(404, "rollout_not_found", `rollout ${id} is in history only: what GitHub was told is kept for the newest ${FINISHED_ROLLOUTS_KEPT} finished rollouts of an app`);
+    }
+    throw new ApiError(404, "rollout_not_found", "no such rollout");
   });
 
 // What DeployBot sends to an app's `notify:` URLs (format json), in /openapi.json's webhooks section.
