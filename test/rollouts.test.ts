@@ -17,6 +17,7 @@ const APPS: Record<string, string> = {
   offline: "rollout: { canary: [offline-01], wave_timeout: 10m }",
   burst: "",
   forget: "",
+  again: "",
 };
 const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
 
@@ -245,6 +246,21 @@ describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
     });
     expect(await d1()).toMatchObject({ version: now + 5 });
     expect(JSON.parse((await d1())!.snapshot)).toMatchObject({ error: "stored whole" });
+  });
+});
+
+describe("a rollout of a release already queued", { timeout: 30_000 }, () => {
+  it("takes over the queued jobs the hosts answer with, and ends when they do", async () => {
+    const first = await push("again", 7777);
+    const second = await callJson("/v1/rollouts", { method: "POST", body: JSON.stringify({ app: "again", ref: "main", sha: sha(5000 + 7777) }), headers: { "content-type": "application/json" } });
+    expect(second.status).toBe(201);
+    // The hosts had that release queued: they answer with those jobs rather than queue it twice.
+    expect(second.body.jobs.map((job: { id: string }) => job.id).sort()).toEqual(first.jobs.map((job) => job.id).sort());
+    expect(second.body.waves[0].jobs.slice().sort()).toEqual(first.jobs.map((job) => job.id).sort());
+    expect(second.body.waves[0].states).toEqual(Array(10).fill("queued"));
+    for (const host of hostsOf("again")) await run(host);
+    expect(await rollout(second.body.id)).toMatchObject({ status: "succeeded", waves: [{ states: Array(10).fill("succeeded") }] });
+    expect((await rollout(first.rollouts[0]!.id)).status).toBe("cancelled");
   });
 });
 

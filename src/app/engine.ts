@@ -83,9 +83,7 @@ export class RolloutEngine {
   jobsChanged(fx: AppEffects, jobs: JobSnapshot[], now: number): void {
     const touched = new Set<string>();
     for (const job of jobs) {
-      if (job.status === "succeeded" && job.finished_at) {
-        this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
-      }
+      this.noteRelease(job);
       for (const row of this.table.hostsOfJob(job.id, job.rollout_id, job.host)) {
         if (FINAL_HOST_STATES.includes(row.state)) continue; // states only move forward
         if (row.job_id === job.id && row.state === job.status) continue; // a repeat changes nothing
@@ -100,11 +98,26 @@ export class RolloutEngine {
     }
   }
 
-  /** The jobs a wave's dispatch got from the hosts (at least once: a repeat changes nothing). */
+  /**
+   * The jobs a wave's dispatch got from the hosts (at least once: a repeat changes nothing), in
+   * one statement for the wave. A host may answer with a job another rollout queued (the same
+   * release): this rollout's row takes it too, and the job's changes then move both.
+   */
   recordJobs(fx: AppEffects, rolloutId: string, jobs: JobSnapshot[], now: number): void {
-    this.jobsChanged(fx, jobs.map((job) => ({ ...job, rollout_id: rolloutId })), now);
+    for (const job of jobs) this.noteRelease({ ...job, rollout_id: rolloutId });
     const row = this.table.get(rolloutId);
+    if (row && this.table.takeJobs(rolloutId, jobs)) {
+      fx.changed.add(rolloutId);
+      this.advance(fx, row, now);
+    }
     if (!row || this.table.hosts(rolloutId, row.wave).every((h) => h.job_id !== null || h.state !== "pending")) this.schedule.clear("dispatch", rolloutId);
+  }
+
+  /** A job that succeeded is what its host runs now. */
+  private noteRelease(job: JobSnapshot & { rollout_id: string | null }): void {
+    if (job.status === "succeeded" && job.finished_at) {
+      this.table.setRelease({ host: job.host, sha: job.sha, ref: job.ref, job_id: job.id, since: job.finished_at, rollout_id: job.rollout_id });
+    }
   }
 
   pause(fx: AppEffects, row: RolloutRow): boolean {
@@ -201,10 +214,7 @@ export class RolloutEngine {
   private startWave(fx: AppEffects, row: RolloutRow, wave: number, now: number): void {
     this.set(fx, row, { wave, next_wave_at: null });
     this.table.setWave(row.id, wave, { status: "running", started_at: iso(now) });
-    for (const host of this.table.hosts(row.id, wave)) {
-      const previous = this.table.release(host.host);
-      this.table.setHost(row.id, host.host, { previous: previous ? JSON.stringify(previous) : null });
-    }
+    this.table.notePrevious(row.id, wave);
     this.schedule.set("wave", `${row.id}#${wave}`, now + strategyOf(row).wave_timeout_s * 1000);
     this.schedule.set("dispatch", row.id, now + REDISPATCH_MS);
     fx.dispatches.push({ rolloutId: row.id, wave });

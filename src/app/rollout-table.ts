@@ -1,4 +1,5 @@
 import type { AppSpec } from "../host/dispatch";
+import type { JobSnapshot } from "../schemas/jobs";
 import { FINISHED_ROLLOUT_STATUSES, type HOST_STATES, type Rollout, type RolloutStatus, type Strategy, type Wave } from "../schemas/rollouts";
 
 /** A rollout as its app's object stores it: the API's fields, and how to render its jobs. */
@@ -81,10 +82,14 @@ export class RolloutTable {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       row.id, row.app, row.ref, row.sha, row.status, row.trigger, row.delivery_id, row.strategy, row.spec, row.created_at, row.error,
     );
-    waves.forEach((hosts, idx) => {
-      this.sql.exec("INSERT INTO waves (rollout_id, idx, status) VALUES (?, ?, 'pending')", row.id, idx);
-      for (const host of hosts) this.sql.exec("INSERT INTO rollout_hosts (rollout_id, host, wave, state) VALUES (?, ?, ?, 'pending')", row.id, host, idx);
-    });
+    // One statement each for the waves and the hosts, however many (a statement costs more than a row).
+    this.sql.exec("INSERT INTO waves (rollout_id, idx, status) SELECT ?, key, 'pending' FROM json_each(?)", row.id, JSON.stringify(waves));
+    this.sql.exec(
+      `INSERT INTO rollout_hosts (rollout_id, host, wave, state)
+       SELECT ?, host.value, wave.key, 'pending' FROM json_each(?) AS wave, json_each(wave.value) AS host ORDER BY wave.key, host.key`,
+      row.id,
+      JSON.stringify(waves),
+    );
   }
 
   update(id: string, changes: Partial<Pick<RolloutRow, "status" | "error" | "finished_at" | "wave" | "next_wave_at">>): void {
@@ -112,6 +117,39 @@ export class RolloutTable {
     return wave === undefined
       ? this.rows<HostRow>("SELECT * FROM rollout_hosts WHERE rollout_id = ? ORDER BY wave, rowid", id)
       : this.rows<HostRow>("SELECT * FROM rollout_hosts WHERE rollout_id = ? AND wave = ? ORDER BY rowid", id, wave);
+  }
+
+  /** A wave starts: each of its hosts records the release it runs now (where `on_failure: rollback` sends it back). */
+  notePrevious(id: string, wave: number): void {
+    this.sql.exec(
+      `UPDATE rollout_hosts SET previous = (
+         SELECT json_object('host', r.host, 'sha', r.sha, 'ref', r.ref, 'job_id', r.job_id, 'since', r.since, 'rollout_id', r.rollout_id)
+         FROM releases AS r WHERE r.host = rollout_hosts.host
+       ) WHERE rollout_id = ? AND wave = ?`,
+      id,
+      wave,
+    );
+  }
+
+  /**
+   * A wave's dispatch answers: each of the rollout's hosts takes the job its host answered with
+   * (a new one, or the same release already queued or running there, which may be another
+   * rollout's) and its status. A row already final keeps its state; a repeat changes nothing.
+   * Returns whether any row changed.
+   */
+  takeJobs(id: string, jobs: Array<Pick<JobSnapshot, "id" | "host" | "status" | "error">>): boolean {
+    const answers = JSON.stringify(jobs.map(({ id, host, status, error }) => ({ id, host, status, error })));
+    const changed = this.sql.exec(
+      `UPDATE rollout_hosts SET job_id = j.id, state = j.status, error = j.error
+       FROM (SELECT value ->> '$.id' AS id, value ->> '$.host' AS host, value ->> '$.status' AS status, value ->> '$.error' AS error FROM json_each(?)) AS j
+       WHERE rollout_hosts.rollout_id = ? AND rollout_hosts.host = j.host
+         AND rollout_hosts.state NOT IN ('succeeded', 'failed', 'cancelled')
+         AND NOT (rollout_hosts.job_id IS j.id AND rollout_hosts.state = j.status)
+       RETURNING rollout_hosts.host`,
+      answers,
+      id,
+    );
+    return changed.toArray().length > 0;
   }
 
   /** The rollout hosts a job snapshot is about: by its id, or (a job not yet recorded) by its rollout and host. */
@@ -156,10 +194,6 @@ export class RolloutTable {
 
   releases(): Release[] {
     return this.rows<Release>("SELECT * FROM releases ORDER BY host");
-  }
-
-  release(host: string): Release | null {
-    return this.rows<Release>("SELECT * FROM releases WHERE host = ?", host)[0] ?? null;
   }
 
   /** Records what runs on a host, unless a later release is already recorded (deliveries may repeat or reorder). */
