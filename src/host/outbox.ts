@@ -66,15 +66,21 @@ export class Outbox<T> {
    * a sink is down, and a burst of changes costs one delivery.
    */
   add(snapshot: T, now: number): void {
-    const key = this.keyOf(snapshot);
+    this.addAll([snapshot], now);
+  }
+
+  /** Adds snapshots in order, as add() does each, in one statement (a wave's hundred jobs cost one). */
+  addAll(snapshots: T[], now: number): void {
+    if (snapshots.length === 0) return;
     if (this.answering) {
-      this.delivered(key);
+      for (const snapshot of snapshots) this.delivered(this.keyOf(snapshot));
       return;
     }
     // One row per key (a unique index): REPLACE drops the waiting one and appends this one at the end.
     this.maybePending = true;
-    this.sql.exec("INSERT OR REPLACE INTO outbox (job_id, snapshot) VALUES (?, ?)", key, JSON.stringify(snapshot));
-    if (this.isUrgent(snapshot)) this.urgent = true;
+    const rows = JSON.stringify(snapshots.map((snapshot) => [this.keyOf(snapshot), JSON.stringify(snapshot)]));
+    this.sql.exec("INSERT OR REPLACE INTO outbox (job_id, snapshot) SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?) ORDER BY key", rows);
+    if (snapshots.some(this.isUrgent)) this.urgent = true;
     this.armSafetyNet(now);
   }
 

@@ -88,8 +88,9 @@ export class Notifications {
 
   /** Records what a job's transition tells GitHub and the app's URLs. Synchronous: call inside the change's transaction. */
   jobChanged(job: JobSnapshot & { rollout_id: string | null }, appName: string, app: AppConfig | undefined, now: number): void {
-    const previous = (this.seen(job.id)?.status ?? null) as JobSnapshot["status"] | null;
-    if (!this.transition(job.id, job.version, job.status)) return;
+    const seen = this.seen(job.id);
+    const previous = (seen?.status ?? null) as JobSnapshot["status"] | null;
+    if (!this.transition(job.id, job.version, job.status, seen)) return;
     const github = app && this.github && !this.deployments.isExternal(job.rollout_id);
     if (github && !this.deployments.get(job.id)) {
       this.deployments.open(job.id, app.repo);
@@ -113,8 +114,8 @@ export class Notifications {
 
   /** Records what a rollout's transition tells GitHub (its commit status) and the app's URLs. Synchronous. */
   rolloutChanged(rollout: Rollout, app: AppConfig | undefined, now: number): void {
-    const version = (this.seen(rollout.id)?.version ?? 0) + 1;
-    if (!this.transition(rollout.id, version, rollout.status)) return;
+    const seen = this.seen(rollout.id);
+    if (!this.transition(rollout.id, (seen?.version ?? 0) + 1, rollout.status, seen)) return;
     const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "rollouts", rollout.id);
     if (app && this.github) {
       const lane = `github:${app.repo}`;
@@ -273,14 +274,14 @@ export class Notifications {
     for (const subject of subjects) this.sql.exec("DELETE FROM notify_seen WHERE subject = ?", subject);
   }
 
-  /** True when `status` is news for `subject` (a newer version with another status); records it. */
-  private transition(subject: string, version: number, status: string): boolean {
-    const seen = this.seen(subject);
+  /** True when `status` is news for `subject` (a newer version with another status); records it. `seen`: its row, read by the caller. */
+  private transition(subject: string, version: number, status: string, seen: { version: number; status: string } | undefined): boolean {
     if (seen && (version <= seen.version || status === seen.status)) {
       if (version > seen.version) this.sql.exec("UPDATE notify_seen SET version = ? WHERE subject = ?", version, subject);
       return false;
     }
-    this.sql.exec("INSERT INTO notify_seen (subject, version, status) VALUES (?, ?, ?) ON CONFLICT (subject) DO UPDATE SET version = excluded.version, status = excluded.status", subject, version, status);
+    if (seen) this.sql.exec("UPDATE notify_seen SET version = ?, status = ? WHERE subject = ?", version, status, subject);
+    else this.sql.exec("INSERT INTO notify_seen (subject, version, status) VALUES (?, ?, ?)", subject, version, status);
     return true;
   }
 
