@@ -29,8 +29,8 @@ export function d1AppHistoryWriter(db: D1Database, current: (rolloutId: string) 
     async write(records) {
       const jobs = records.flatMap((record) => ("job" in record ? [record.job] : []));
       const rollouts = records.flatMap((record) => ("job" in record ? [] : "rollout" in record ? (current(record.rollout) ?? []) : [record]));
-      const statements = [...upsertJobSnapshotStatements(orm, jobs), ...rollouts.map((rollout) => upsertRolloutSnapshot(orm, rollout))];
-      if (statements.length) await orm.batch(statements as [(typeof statements)[number], ...typeof statements]);
+      const statements = [...upsertJobSnapshotStatements(jobs), ...rollouts.map((rollout) => upsertRolloutSnapshot(orm, rollout).toSQL())];
+      if (statements.length) await db.batch(statements.map(({ sql, params }) => db.prepare(sql).bind(...params)));
     },
   };
 }

@@ -6,29 +6,36 @@ import type { LogLine } from "../host/logs";
 
 export type Db = DrizzleD1Database;
 
-/** Job snapshots per statement: 19 columns each, under D1's 100 bound parameters. */
-const JOB_ROWS_PER_STATEMENT = 5;
-
-/** An upsert takes every column but the key from the row it brings (`excluded`), newer versions only. */
-const fromExcluded = Object.fromEntries(
-  Object.keys(getTableColumns(jobs))
-    .filter((key) => key !== "id")
-    .map((key) => [key, sql.raw(`excluded.${key}`)]),
-);
+/** Job snapshots per statement: they go as one JSON parameter, well under D1's 2 MB for a value. */
+const JOB_ROWS_PER_STATEMENT = 200;
 
 /**
- * The statements that insert or update job snapshots, several rows each. A snapshot only replaces
- * a row with a lower version, so a retried or reordered delivery never rolls history back.
+ * The job upsert, written once: every column from a JSON array of snapshots (one bound parameter,
+ * so a wave of a hundred jobs is one statement, and nothing is rebuilt per call). A row takes the
+ * snapshot only if its version is newer, so a retried or reordered delivery never rolls history back.
+ * The schema's keys are its column names (see schema.ts), so `$.<key>` is each column's field.
  */
-export function upsertJobSnapshotStatements(db: Db, snapshots: JobSnapshot[]) {
-  // One row per job and statement (SQLite refuses to upsert a row twice in one statement): the newest.
+const UPSERT_JOBS_FROM_JSON = (() => {
+  const columns = Object.values(getTableColumns(jobs)).map((column) => column.name);
+  const fields = columns.map((column) => `value ->> '$.${column}'`).join(", ");
+  const updates = columns.filter((column) => column !== "id").map((column) => `${column} = excluded.${column}`).join(", ");
+  // `WHERE true`: SQLite's rule for an upsert fed by a SELECT (else ON CONFLICT would read as a join's ON).
+  return `INSERT INTO jobs (${columns.join(", ")}) SELECT ${fields} FROM json_each(?) WHERE true
+    ON CONFLICT (id) DO UPDATE SET ${updates} WHERE excluded.version > jobs.version`;
+})();
+
+/** A statement for D1's batch, as drizzle's `toSQL()` gives one. */
+export type Statement = { sql: string; params: unknown[] };
+
+/** The statements that insert or update job snapshots: one per JOB_ROWS_PER_STATEMENT jobs. */
+export function upsertJobSnapshotStatements(snapshots: JobSnapshot[]): Statement[] {
+  // One row per job and statement: the newest.
   const newest = new Map<string, JobSnapshot>();
   for (const snapshot of snapshots) if ((newest.get(snapshot.id)?.version ?? -1) < snapshot.version) newest.set(snapshot.id, snapshot);
   const unique = [...newest.values()];
-  const statements = [];
+  const statements: Statement[] = [];
   for (let i = 0; i < unique.length; i += JOB_ROWS_PER_STATEMENT) {
-    const rows = unique.slice(i, i + JOB_ROWS_PER_STATEMENT);
-    statements.push(db.insert(jobs).values(rows).onConflictDoUpdate({ target: jobs.id, set: fromExcluded, setWhere: sql`excluded.version > ${jobs.version}` }));
+    statements.push({ sql: UPSERT_JOBS_FROM_JSON, params: [JSON.stringify(unique.slice(i, i + JOB_ROWS_PER_STATEMENT))] });
   }
   return statements;
 }
