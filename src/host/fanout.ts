@@ -32,11 +32,14 @@ export class Fanout {
     if (fx.events.length === 0) return;
     const byJob = new Map<string, StreamEvent[]>();
     for (const { jobId, event } of fx.events) byJob.set(jobId, [...(byJob.get(jobId) ?? []), event]);
+    // Frames are made only for a stream someone watches (most changes have no watcher).
     for (const [jobId, events] of byJob) {
-      this.send(this.ctx.getWebSockets(`job:${jobId}`), frames(events), fx.ended.has(jobId));
+      const sockets = this.ctx.getWebSockets(`job:${jobId}`);
+      if (sockets.length) this.send(sockets, frames(events), fx.ended.has(jobId));
     }
-    const hostEvents = fx.events.map((e) => e.event).filter((e) => e.event !== "end");
-    if (hostEvents.length) this.send(this.ctx.getWebSockets("host"), frames(hostEvents), false);
+    const watchers = this.ctx.getWebSockets("host");
+    const hostEvents = watchers.length ? fx.events.map((e) => e.event).filter((e) => e.event !== "end") : [];
+    if (hostEvents.length) this.send(watchers, frames(hostEvents), false);
   }
 
   /**

@@ -100,9 +100,9 @@ export class JobTable {
     return this.all("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", agentId);
   }
 
-  /** The running job if there is one, else the oldest queued one (the relay's question, in one read). */
-  head(): JobRow | null {
-    return this.one("SELECT * FROM jobs WHERE status IN ('running', 'queued') ORDER BY status DESC, pos LIMIT 1");
+  /** The running job if there is one, else the oldest queued one (the relay's question, in one read of what it asks). */
+  head(): Pick<JobRow, "id" | "status" | "mode" | "target"> | null {
+    return this.one("SELECT id, status, mode, target FROM jobs WHERE status IN ('running', 'queued') ORDER BY status DESC, pos LIMIT 1");
   }
 
   /** The oldest queued job of one mode (an agent's next; the relay asks head()). */

@@ -40,9 +40,10 @@ export class Queue {
     const replaced = older.map((row) => this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now));
     this.room.jobs.markSuperseded(older.map((row) => row.id), id);
     const row = this.room.jobs.insert(id, request, now);
-    fx.broadcast(row.id, [statusEvent(toJob(row))]);
+    const job = toJob(row);
+    fx.broadcast(row.id, [statusEvent(job)]);
     fx.wake();
-    return { job: toJob(row), snapshot: toSnapshot(row), created: true, superseded: replaced.map(toSnapshot) };
+    return { job, snapshot: { ...job, delivery_id: row.delivery_id, version: row.version }, created: true, superseded: replaced.map(toSnapshot) };
   }
 
   /**
@@ -65,9 +66,10 @@ export class Queue {
 
   /** The oldest queued job, when it is an ssh-mode one and nothing runs: handed to `relayAgent`. */
   nextForRelay(fx: Effects, relayAgent: string, now: number): JobRow | null {
-    const next = this.room.jobs.head();
-    if (next?.status !== "queued" || next.mode !== "ssh" || !next.target) return null;
-    return this.lease.handOut(fx, next, relayAgent, true, `running through the ssh relay on ${JSON.parse(next.target).address}`, now);
+    const head = this.room.jobs.head();
+    if (head?.status !== "queued" || head.mode !== "ssh" || !head.target) return null;
+    const next = this.room.jobs.get(head.id)!;
+    return this.lease.handOut(fx, next, relayAgent, true, `running through the ssh relay on ${JSON.parse(head.target).address}`, now);
   }
 
   /** Cancels a queued job at once; a running one is flagged, and its agent (or the relay) told. */
