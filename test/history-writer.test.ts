@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { d1AppHistoryWriter } from "../src/app/history";
+import { d1LogWriter } from "../src/host/history";
 import type { JobSnapshot } from "../src/schemas/jobs";
 
 const base: JobSnapshot = {
@@ -26,5 +27,22 @@ describe("the app's history writer to D1", () => {
     const done = { ...base, version: 4, status: "failed" as const, finished_at: "2026-12-04T10:00:09.000Z", exit_code: 3, error: "health check: 'up' answered 503" };
     await writer.write([{ job: done }, { job: { ...base, version: 3, status: "running" } }]);
     expect(await row(base.id)).toMatchObject({ status: "failed", version: 4, exit_code: 3, exit_type: "integer", error: "health check: 'up' answered 503", finished_at: done.finished_at });
+  });
+});
+
+describe("the host's log writer to D1", () => {
+  it("stores every line once and as sent, more text than one statement takes included", async () => {
+    const jobId = "hist-03.0b1c2d3e-0000-4000-8000-000000000003";
+    const line = (pos: number, text: string) => ({ job_id: jobId, pos, attempt: 1, seq: pos, ts: "2026-12-04T10:00:00.000Z", stream: pos % 2 ? "stderr" : "stdout", text });
+    const odd = ['quote " and \\ backslash', "tab\tand emoji 🚀 and ünïcode", "  leading spaces, and a ' quote", "{\"json\": [1, 2]}"];
+    // 40 lines of 16 KB: more text than one statement takes.
+    const lines = [...odd.map((text, i) => line(i + 1, text)), ...Array.from({ length: 40 }, (_, i) => line(odd.length + i + 1, String(i % 10).repeat(16 * 1024)))];
+    await d1LogWriter(env.DB).writeLogs(lines);
+    await d1LogWriter(env.DB).writeLogs(lines.slice(0, 2)); // delivered again: ignored
+    const stored = await env.DB.prepare("SELECT pos, attempt, seq, stream, text, typeof(pos) AS pos_type FROM job_logs WHERE job_id = ? ORDER BY pos").bind(jobId).all<any>();
+    expect(stored.results).toHaveLength(lines.length);
+    expect(stored.results.map((r) => r.text)).toEqual(lines.map((l) => l.text));
+    expect(stored.results[1]).toMatchObject({ pos: 2, attempt: 1, seq: 2, stream: "stdout", pos_type: "integer" });
+    expect(stored.results[0]).toMatchObject({ pos: 1, stream: "stderr" });
   });
 });

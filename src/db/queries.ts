@@ -221,26 +221,29 @@ export async function insertConfigVersion(db: Db, yaml: string, sha256: string, 
   return db.insert(configVersions).values({ yaml, sha256, createdAt }).returning().get();
 }
 
-/** D1 allows 100 bound parameters per statement: 7 columns → 14 lines per insert. */
-const LOG_ROWS_PER_STATEMENT = 14;
+/** Log lines per insert, and their text per insert at most (one JSON parameter; D1 takes 2 MB a value). */
+const LOG_ROWS_PER_STATEMENT = 1000;
+const LOG_TEXT_PER_STATEMENT = 512 * 1024;
 
-/** Inserts log lines once; a line delivered again is ignored. */
-export async function insertLogLines(db: Db, lines: LogLine[]): Promise<void> {
+/** The log insert, written once: lines from a JSON array (one bound parameter); a line delivered again is ignored. */
+const INSERT_LOGS_FROM_JSON = (() => {
+  const columns = Object.values(getTableColumns(jobLogs)).map((column) => column.name);
+  return `INSERT INTO job_logs (${columns.join(", ")}) SELECT ${columns.map((column) => `value ->> '$.${column}'`).join(", ")} FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`;
+})();
+
+/** Inserts log lines once (a LogLine's fields are the table's column names); a line delivered again is ignored. */
+export async function insertLogLines(db: D1Database, lines: LogLine[]): Promise<void> {
   if (lines.length === 0) return;
-  const statements = [];
-  for (let i = 0; i < lines.length; i += LOG_ROWS_PER_STATEMENT) {
-    const rows = lines.slice(i, i + LOG_ROWS_PER_STATEMENT).map((l) => ({
-      jobId: l.job_id,
-      pos: l.pos,
-      attempt: l.attempt,
-      seq: l.seq,
-      ts: l.ts,
-      stream: l.stream,
-      text: l.text,
-    }));
-    statements.push(db.insert(jobLogs).values(rows).onConflictDoNothing());
+  const statements: D1PreparedStatement[] = [];
+  for (let start = 0; start < lines.length; ) {
+    let end = start;
+    for (let text = 0; end < lines.length && end - start < LOG_ROWS_PER_STATEMENT && (end === start || text + lines[end]!.text.length <= LOG_TEXT_PER_STATEMENT); end++) {
+      text += lines[end]!.text.length;
+    }
+    statements.push(db.prepare(INSERT_LOGS_FROM_JSON).bind(JSON.stringify(lines.slice(start, end))));
+    start = end;
   }
-  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+  await db.batch(statements);
 }
 
 /** A job's stored log lines after `afterPos`, in order. */

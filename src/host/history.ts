@@ -1,4 +1,3 @@
-import { drizzle } from "drizzle-orm/d1";
 import { insertLogLines } from "../db/queries";
 import type { JobSnapshot } from "../schemas/jobs";
 import { appState } from "../app/stub";
@@ -22,6 +21,5 @@ export function appFollower(env: Env): Sink<JobSnapshot> {
 
 /** Where a host's log lines go: D1 (inserts that ignore a line already there, so retries are harmless). */
 export function d1LogWriter(db: D1Database): LogSink {
-  const orm = drizzle(db);
-  return { writeLogs: (lines) => insertLogLines(orm, lines) };
+  return { writeLogs: (lines) => insertLogLines(db, lines) };
 }
