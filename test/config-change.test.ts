@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import fixture from "./fixtures/apps.test.yaml";
-import { callJson, hostStub, putConfig, sendWebhook, settleHistory, sha } from "./helpers";
+import { loadRunningConfig } from "../src/config/current";
+import { callJson, hostStub, putConfig, recordingD1, sendWebhook, settleHistory, sha } from "./helpers";
 
 beforeAll(async () => {
   expect((await putConfig(fixture)).status).toBe(200);
@@ -68,4 +69,19 @@ describe("a stored apps.yaml that today's limits refuse", () => {
     expect(((await replaced.json()) as any).changed).toBe(true);
     expect((await callJson("/v1/hosts")).status).toBe(200);
   }, 60_000);
+});
+
+describe("the running apps.yaml on every push", () => {
+  it("reads only the newest version's id once that version is parsed: the file's text is read once per version", async () => {
+    expect((await putConfig(fixture)).status).toBe(200);
+    const { db, sent } = recordingD1(env.DB);
+    const first = await loadRunningConfig(db);
+    const second = await loadRunningConfig(db);
+    expect(second).toBe(first); // the parsed file, kept
+    const reads = sent.map(({ query }) => query);
+    // At most one read of the text (none if this isolate parsed the version already), then ids only.
+    expect(reads.filter((query) => /"yaml"/.test(query)).length).toBeLessThanOrEqual(1);
+    expect(reads.at(-1)).toMatch(/^select "id" from "config_versions"/);
+    expect(reads.at(-1)).not.toMatch(/"yaml"/);
+  });
 });

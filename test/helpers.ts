@@ -221,3 +221,24 @@ export async function scriptedAgent(hostname: string) {
     },
   };
 }
+
+/** A D1 binding that records every statement bound on it (its SQL and parameters), then runs it. */
+export function recordingD1(db: D1Database): { db: D1Database; sent: Array<{ query: string; params: unknown[] }> } {
+  const sent: Array<{ query: string; params: unknown[] }> = [];
+  const recording = new Proxy(db, {
+    get(target, key) {
+      if (key !== "prepare") return Reflect.get(target, key, target);
+      return (query: string) =>
+        new Proxy(target.prepare(query), {
+          get(inner, name) {
+            if (name !== "bind") return Reflect.get(inner, name, inner);
+            return (...params: unknown[]) => {
+              sent.push({ query, params });
+              return inner.bind(...params);
+            };
+          },
+        });
+    },
+  });
+  return { db: recording, sent };
+}

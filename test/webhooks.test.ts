@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { beforeAll, describe, expect, it } from "vitest";
 import { latestPushedSha, newerQueuedPush } from "../src/db/queries";
 import fixture from "./fixtures/apps.test.yaml";
-import { call, callJson, hostStub, putConfig, sendWebhook, settleHistory } from "./helpers";
+import { call, callJson, hostStub, putConfig, recordingD1, sendWebhook, settleHistory } from "./helpers";
 
 // Real payloads as GitHub sends them (Codertocat/Hello-World; the fixture config tracks that repo).
 const pushes = examples.find((d) => d.name === "push")!.examples as any[];
@@ -203,24 +203,7 @@ describe("pushes delivered out of order", () => {
 describe("the push lookups as deliveries grow", () => {
   it("find a push's neighbours and a ref's newest sha through indexes: no lookup reads the whole table", async () => {
     // Every statement the lookups send, as drizzle renders it, then asked of D1 how it would run.
-    const sent: Array<{ query: string; params: unknown[] }> = [];
-    const recording = new Proxy(env.DB, {
-      get(target, key) {
-        if (key !== "prepare") return Reflect.get(target, key, target);
-        return (query: string) => {
-          const statement = target.prepare(query);
-          return new Proxy(statement, {
-            get(inner, name) {
-              if (name !== "bind") return Reflect.get(inner, name, inner);
-              return (...params: unknown[]) => {
-                sent.push({ query, params });
-                return inner.bind(...params);
-              };
-            },
-          });
-        };
-      },
-    });
+    const { db: recording, sent } = recordingD1(env.DB);
     const db = drizzle(recording);
     const push = { repo: "Codertocat/HELLO-world", ref: "refs/heads/master", before: "1".repeat(40), after: "2".repeat(40), pushedAt: new Date().toISOString(), receivedAt: new Date().toISOString() };
     await newerQueuedPush(db, push);

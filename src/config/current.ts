@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/d1";
 import bundledYaml from "../../apps.yaml";
-import { latestConfigVersion } from "../db/queries";
+import { getConfigVersion, latestConfigVersionId } from "../db/queries";
 import { ApiError } from "../errors";
 import { parseAppsYaml, type AppsConfig } from "./apps";
 
@@ -17,10 +17,13 @@ const parsed = new Map<number, RunningConfig>();
 
 /** The running configuration: the newest version stored in D1, or the bundled apps.yaml when there is none. */
 export async function loadRunningConfig(db: D1Database): Promise<RunningConfig> {
-  const stored = await latestConfigVersion(drizzle(db));
-  const version = stored?.id ?? 0;
+  // The id first: a file of many hosts is read (and parsed) once per isolate and version, not per push.
+  const orm = drizzle(db);
+  const version = await latestConfigVersionId(orm);
   const cached = parsed.get(version);
   if (cached) return cached;
+  const stored = version ? await getConfigVersion(orm, version) : null;
+  if (version && !stored) throw new Error(`config version ${version} vanished while being read`);
   const yaml = stored?.yaml ?? bundledYaml;
   const result = parseAppsYaml(yaml);
   if (!result.ok) {

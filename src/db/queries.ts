@@ -213,8 +213,13 @@ export interface ConfigVersion {
   createdAt: string;
 }
 
-export async function latestConfigVersion(db: Db): Promise<ConfigVersion | null> {
-  return (await db.select().from(configVersions).orderBy(desc(configVersions.id)).limit(1).get()) ?? null;
+/** The newest stored version's id (0: none stored), without its text: what every push asks. */
+export async function latestConfigVersionId(db: Db): Promise<number> {
+  return (await db.select({ id: configVersions.id }).from(configVersions).orderBy(desc(configVersions.id)).limit(1).get())?.id ?? 0;
+}
+
+export async function getConfigVersion(db: Db, id: number): Promise<ConfigVersion | null> {
+  return (await db.select().from(configVersions).where(eq(configVersions.id, id)).get()) ?? null;
 }
 
 export async function insertConfigVersion(db: Db, yaml: string, sha256: string, createdAt: string): Promise<ConfigVersion> {
