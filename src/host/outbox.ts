@@ -125,7 +125,7 @@ export class Outbox<T> {
    */
   delivered(key: string): void {
     if (this.sinks.length !== 1) throw new Error("Outbox.delivered needs an outbox with exactly one sink");
-    this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key);
+    if (this.maybePending) this.sql.exec("DELETE FROM outbox WHERE job_id = ?", key); // an outbox known empty has no row to drop
   }
 
   /**
