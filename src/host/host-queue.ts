@@ -314,6 +314,7 @@ export class HostQueue extends DurableObject<Env> {
 
   /** Ssh hosts have no agent: when nothing runs, the object hands the oldest ssh-mode job to the relay itself. */
   private startRelayJob(): void {
+    if (!this.queue.relayHasWork()) return; // an agent host's wake opens no transaction for the relay
     const row = this.apply((fx, now) => this.queue.nextForRelay(fx, RELAY_AGENT, now));
     if (!row) return;
     const { id, attempt } = row;

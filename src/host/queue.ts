@@ -64,12 +64,22 @@ export class Queue {
     return { job: { ...toJob(row), deploy: deployOf(row), lease_s: row.lease_s }, cancel, newCancel };
   }
 
+  /** Whether nextForRelay would hand out a job: the oldest queued job is an ssh-mode one and nothing runs. */
+  relayHasWork(): boolean {
+    return this.relayHead() !== null;
+  }
+
   /** The oldest queued job, when it is an ssh-mode one and nothing runs: handed to `relayAgent`. */
   nextForRelay(fx: Effects, relayAgent: string, now: number): JobRow | null {
-    const head = this.room.jobs.head();
-    if (head?.status !== "queued" || head.mode !== "ssh" || !head.target) return null;
+    const head = this.relayHead();
+    if (!head) return null;
     const next = this.room.jobs.get(head.id)!;
-    return this.lease.handOut(fx, next, relayAgent, true, `running through the ssh relay on ${JSON.parse(head.target).address}`, now);
+    return this.lease.handOut(fx, next, relayAgent, true, `running through the ssh relay on ${JSON.parse(head.target!).address}`, now);
+  }
+
+  private relayHead() {
+    const head = this.room.jobs.head();
+    return head?.status === "queued" && head.mode === "ssh" && head.target ? head : null;
   }
 
   /** Cancels a queued job at once; a running one is flagged, and its agent (or the relay) told. */

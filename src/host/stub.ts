@@ -3,9 +3,20 @@ import { getJob } from "../db/queries";
 import type { Env } from "../env";
 import { hostOfJobId, type Job } from "../schemas/jobs";
 
+/** Hosts' object ids, per isolate: an id is a hash of the name (a wave asks for a hundred of them at once). */
+const hostIds = new Map<string, DurableObjectId>();
+const HOST_IDS_KEPT = 10_000;
+
 /** The Durable Object of one host: all of that host's queue, leases and heartbeats. */
 export function hostQueue(env: Env, host: string) {
-  return env.HOST_QUEUE.get(env.HOST_QUEUE.idFromName(host));
+  // A fresh stub each time (a stub an error broke must not be kept); the id, which never changes, is kept.
+  let id = hostIds.get(host);
+  if (!id) {
+    if (hostIds.size >= HOST_IDS_KEPT) hostIds.clear();
+    id = env.HOST_QUEUE.idFromName(host);
+    hostIds.set(host, id);
+  }
+  return env.HOST_QUEUE.get(id);
 }
 
 /**
