@@ -26,7 +26,7 @@ function request(host: string, overrides: Partial<EnqueueRequest> = {}): Enqueue
     mode: "agent",
     trigger: "api",
     delivery_id: null,
-    deploy: { image: "registry.test/web:1", container: "web", ports: [], env: {} },
+    deploy: JSON.stringify({ image: "registry.test/web:1", container: "web", ports: [], env: {} }),
     lease_s: 60,
     retries: 1,
     ...overrides,

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { iso, systemClock, type Clock } from "../host/clock";
-import { buildRequest } from "../host/dispatch";
+import { buildRequest, renderedDeploy } from "../host/dispatch";
 import { migrate } from "../host/migrations";
 import { Outbox } from "../host/outbox";
 import { Schedule } from "../host/schedule";
@@ -264,13 +264,10 @@ export class AppState extends DurableObject<Env> {
       const spec = specOf(row);
       const hosts = this.table.hosts(rolloutId, wave).filter((h) => h.job_id === null && h.state === "pending");
       for (const h of hosts) dispatched.add(h.host);
+      const push = { appName: row.app, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id };
+      const deploy = renderedDeploy(spec, push);
       // The hosts answer with each job's snapshot and do not deliver that one to this object again.
-      const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) =>
-        hostQueue(this.env, h.host).enqueue(
-          buildRequest(spec, { appName: row.app, host: h.host, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id }),
-          true,
-        ),
-      );
+      const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) => hostQueue(this.env, h.host).enqueue(buildRequest(spec, { ...push, host: h.host }, deploy), true));
       queued.push(...results.map((r) => r.job));
       const snapshots = results.map((r) => r.snapshot);
       // The app's older queued jobs the hosts replaced with these (cancelled now); one outside any rollout is told with apps.yaml's entry.

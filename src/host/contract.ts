@@ -14,7 +14,8 @@ export interface EnqueueRequest {
   mode: "agent" | "ssh";
   trigger: "webhook" | "api" | "rollback" | "github_deployment";
   delivery_id: string | null;
-  deploy: DeploySpec;
+  /** The rendered deploy section as JSON (DeploySpec): stored as it comes, and a wave's hosts share one rendering. */
+  deploy: string;
   /** Lease and retry policy from apps.yaml at the time of the push. */
   lease_s: number;
   retries: number;

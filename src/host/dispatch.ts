@@ -32,8 +32,13 @@ export function appSpec(config: AppsConfig, appName: string): AppSpec {
   return { app, hosts: Object.fromEntries(app.hosts.map((host) => [host, config.hosts[host]!])), defaults: config.defaults };
 }
 
-/** The job a host's object queues for one push of one app: the deploy section rendered for it. */
-export function buildRequest(spec: AppSpec, request: DispatchRequest): EnqueueRequest {
+/** An app's deploy section rendered for one push, as the JSON a host stores (the same for every host of the push). */
+export function renderedDeploy(spec: AppSpec, request: Pick<DispatchRequest, "appName" | "ref" | "sha">): string {
+  return JSON.stringify(renderDeploy(spec.app.deploy, { sha: request.sha, ref: request.ref, repo: spec.app.repo, app: request.appName }));
+}
+
+/** The job a host's object queues for one push of one app. `deploy`: renderedDeploy's, when a wave's hosts share it. */
+export function buildRequest(spec: AppSpec, request: DispatchRequest, deploy = renderedDeploy(spec, request)): EnqueueRequest {
   const { app } = spec;
   const hostConfig = spec.hosts[request.host]!;
   return {
@@ -45,7 +50,7 @@ export function buildRequest(spec: AppSpec, request: DispatchRequest): EnqueueRe
     mode: hostConfig.mode,
     trigger: request.trigger,
     delivery_id: request.deliveryId,
-    deploy: renderDeploy(app.deploy, { sha: request.sha, ref: request.ref, repo: app.repo, app: request.appName }),
+    deploy,
     lease_s: spec.defaults.lease,
     retries: spec.defaults.retries,
     target: hostConfig.mode === "ssh" ? sshTarget(request.host, hostConfig.ssh) : null,

@@ -129,7 +129,7 @@ export class JobTable {
       request.trigger,
       request.delivery_id,
       iso(now),
-      JSON.stringify(request.deploy),
+      request.deploy,
       request.lease_s,
       request.retries,
       now,
