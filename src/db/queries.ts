@@ -1,4 +1,5 @@
-import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, getTableName, gt, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { pickJob, type Job, type JobSnapshot, type JobStatus } from "../schemas/jobs";
 import { agents, configVersions, deliveries, jobLogs, jobs } from "./schema";
@@ -15,14 +16,21 @@ const JOB_ROWS_PER_STATEMENT = 200;
  * snapshot only if its version is newer, so a retried or reordered delivery never rolls history back.
  * The schema's keys are its column names (see schema.ts), so `$.<key>` is each column's field.
  */
-const UPSERT_JOBS_FROM_JSON = (() => {
-  const columns = Object.values(getTableColumns(jobs)).map((column) => column.name);
-  const fields = columns.map((column) => `value ->> '$.${column}'`).join(", ");
+const UPSERT_JOBS_FROM_JSON = insertFromJson(jobs, (columns) => {
   const updates = columns.filter((column) => column !== "id").map((column) => `${column} = excluded.${column}`).join(", ");
+  return `ON CONFLICT (id) DO UPDATE SET ${updates} WHERE excluded.version > jobs.version`;
+});
+
+/**
+ * An insert of a table's rows from a JSON array of objects keyed by column name (one bound
+ * parameter, however many rows), with `conflict` after it. Written once per table, at load.
+ */
+function insertFromJson(table: SQLiteTable, conflict: (columns: string[]) => string): string {
+  const columns = Object.values(getTableColumns(table)).map((column) => column.name);
+  const fields = columns.map((column) => `value ->> '$.${column}'`).join(", ");
   // `WHERE true`: SQLite's rule for an upsert fed by a SELECT (else ON CONFLICT would read as a join's ON).
-  return `INSERT INTO jobs (${columns.join(", ")}) SELECT ${fields} FROM json_each(?) WHERE true
-    ON CONFLICT (id) DO UPDATE SET ${updates} WHERE excluded.version > jobs.version`;
-})();
+  return `INSERT INTO ${getTableName(table)} (${columns.join(", ")}) SELECT ${fields} FROM json_each(?) WHERE true ${conflict(columns)}`;
+}
 
 /** A statement for D1's batch, as drizzle's `toSQL()` gives one. */
 export type Statement = { sql: string; params: unknown[] };
@@ -231,10 +239,7 @@ const LOG_ROWS_PER_STATEMENT = 1000;
 const LOG_TEXT_PER_STATEMENT = 512 * 1024;
 
 /** The log insert, written once: lines from a JSON array (one bound parameter); a line delivered again is ignored. */
-const INSERT_LOGS_FROM_JSON = (() => {
-  const columns = Object.values(getTableColumns(jobLogs)).map((column) => column.name);
-  return `INSERT INTO job_logs (${columns.join(", ")}) SELECT ${columns.map((column) => `value ->> '$.${column}'`).join(", ")} FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`;
-})();
+const INSERT_LOGS_FROM_JSON = insertFromJson(jobLogs, () => "ON CONFLICT DO NOTHING");
 
 /** Inserts log lines once (a LogLine's fields are the table's column names); a line delivered again is ignored. */
 export async function insertLogLines(db: D1Database, lines: LogLine[]): Promise<void> {
