@@ -83,12 +83,13 @@ export class RolloutTable {
       row.id, row.app, row.ref, row.sha, row.status, row.trigger, row.delivery_id, row.strategy, row.spec, row.created_at, row.error,
     );
     // One statement each for the waves and the hosts, however many (a statement costs more than a row).
-    this.sql.exec("INSERT INTO waves (rollout_id, idx, status) SELECT ?, key, 'pending' FROM json_each(?)", row.id, JSON.stringify(waves));
+    const plan = JSON.stringify(waves);
+    this.sql.exec("INSERT INTO waves (rollout_id, idx, status) SELECT ?, key, 'pending' FROM json_each(?)", row.id, plan);
     this.sql.exec(
       `INSERT INTO rollout_hosts (rollout_id, host, wave, state)
        SELECT ?, host.value, wave.key, 'pending' FROM json_each(?) AS wave, json_each(wave.value) AS host ORDER BY wave.key, host.key`,
       row.id,
-      JSON.stringify(waves),
+      plan,
     );
   }
 
@@ -189,7 +190,12 @@ export class RolloutTable {
       .flatMap((row) => [row.job_id, row.rollback_job_id])
       .filter((job): job is string => job !== null);
     this.sql.exec("DELETE FROM rollouts WHERE id = ?", id);
-    return named.filter((job) => this.rows("SELECT 1 FROM rollout_hosts WHERE job_id = ? OR rollback_job_id = ? LIMIT 1", job, job).length === 0);
+    // One read for all of them, not one per job.
+    return this.rows<{ job: string }>(
+      `SELECT value AS job FROM json_each(?)
+       WHERE NOT EXISTS (SELECT 1 FROM rollout_hosts WHERE job_id = value) AND NOT EXISTS (SELECT 1 FROM rollout_hosts WHERE rollback_job_id = value)`,
+      JSON.stringify(named),
+    ).map((row) => row.job);
   }
 
   releases(): Release[] {
