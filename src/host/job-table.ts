@@ -34,7 +34,9 @@ export type JobChanges = Partial<Pick<JobRow, (typeof MUTABLE)[number]>>;
 const SET_CLAUSE = [...MUTABLE, "version"].map((column) => `${column} = ?`).join(", ");
 
 export const toJob = (row: JobRow): Job => pickJob(row);
-export const toSnapshot = (row: JobRow): JobSnapshot => ({ ...pickJob(row), delivery_id: row.delivery_id, version: row.version });
+/** A row's snapshot from its toJob(), for a caller that has that already. */
+export const snapshotOf = (row: JobRow, job: Job): JobSnapshot => ({ ...job, delivery_id: row.delivery_id, version: row.version });
+export const toSnapshot = (row: JobRow): JobSnapshot => snapshotOf(row, toJob(row));
 export const deployOf = (row: JobRow) => JSON.parse(row.deploy) as DeploySpec;
 /** What the relay runner needs of an ssh-mode job (its row has a target). */
 export const sshJobOf = (row: JobRow): SshJob => ({

@@ -1,7 +1,7 @@
 import { FINISHED_STATUSES, newJobId } from "../schemas/jobs";
 import type { AssignedJob, CancelResult, EnqueueRequest, EnqueueResult } from "./contract";
 import type { Effects } from "./effects";
-import { deployOf, toJob, toSnapshot, type JobRow } from "./job-table";
+import { deployOf, snapshotOf, toJob, toSnapshot, type JobRow } from "./job-table";
 import type { Lease, LeaseRoom } from "./lease";
 import { statusEvent } from "./stream";
 
@@ -43,7 +43,7 @@ export class Queue {
     const job = toJob(row);
     fx.broadcast(row.id, [statusEvent(job)]);
     fx.wake();
-    return { job, snapshot: { ...job, delivery_id: row.delivery_id, version: row.version }, created: true, superseded: replaced.map(toSnapshot) };
+    return { job, snapshot: snapshotOf(row, job), created: true, superseded: replaced.map(toSnapshot) };
   }
 
   /**
