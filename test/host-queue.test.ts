@@ -113,6 +113,30 @@ describe("HostQueue", () => {
     expect(await pending()).toBe(0);
   });
 
+  it("queues a job for an app at rest on its host in one statement", async () => {
+    const { host, stub } = freshHost();
+    const running = await stub.enqueue(request(host, { sha: sha(1), delivery_id: "d-1" }));
+    await stub.heartbeat("agent-1");
+    await stub.enqueue(request(host, { app: "api", delivery_id: "d-2" }));
+    // The app's job runs and another app's is queued: neither stops a new release of the app going in alone.
+    const statements = await runInDurableObject(stub, async (instance: HostQueue, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec.bind(sql);
+      const seen: string[] = [];
+      sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => (seen.push(query), exec(query, ...bindings))) as typeof sql.exec;
+      try {
+        const result = await instance.enqueue(request(host, { sha: sha(2), delivery_id: "d-3" }), true);
+        expect(result).toMatchObject({ created: true, superseded: [], job: { status: "queued", sha: sha(2) } });
+      } finally {
+        sql.exec = exec;
+      }
+      return seen.filter((query) => /\bjobs\b/.test(query));
+    });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^INSERT INTO jobs/);
+    expect(await stub.getJob(running.job.id)).toMatchObject({ status: "running" });
+  });
+
   it("does not supersede a running job", async () => {
     const { host, stub } = freshHost();
     const running = await stub.enqueue(request(host, { sha: sha(1) }));

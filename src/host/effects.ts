@@ -14,14 +14,18 @@ export class Effects {
   readonly relayCancels: string[] = [];
   /** Work may be waiting for someone: a job was queued, one ended, a cancel was requested. */
   wakeNeeded = false;
+  /** ...and perhaps for the relay: anything but a new agent-mode job at the back of the queue. */
+  relayWake = false;
 
   broadcast(jobId: string, events: StreamEvent[], end = false): void {
     for (const event of events) this.events.push({ jobId, event });
     if (end) this.ended.add(jobId);
   }
 
-  wake(): void {
+  /** `relay: false`: the change cannot have given the relay work (it queued an agent-mode job behind the rest). */
+  wake(relay = true): void {
     this.wakeNeeded = true;
+    if (relay) this.relayWake = true;
   }
 
   cancelOnRelay(jobId: string): void {

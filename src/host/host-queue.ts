@@ -49,6 +49,8 @@ export class HostQueue extends DurableObject<Env> {
   private readonly counters: Counters;
   private waking = false;
   private wakeAgain = false;
+  /** A wake asked the relay too (see Effects.wake), not yet offered it. */
+  private wakeRelay = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -249,7 +251,7 @@ export class HostQueue extends DurableObject<Env> {
     const result = this.ctx.storage.transactionSync(() => work(fx, now));
     this.fanout.publish(fx);
     for (const jobId of fx.relayCancels) this.ctx.waitUntil(cancelOnRelay(relayClient(this.env), jobId));
-    if (fx.wakeNeeded) this.wake();
+    if (fx.wakeNeeded) this.wake(fx.relayWake);
     return result;
   }
 
@@ -276,7 +278,8 @@ export class HostQueue extends DurableObject<Env> {
    * connected agents and to held long polls, whose answers are decided here, synchronously. A wake
    * asked for while one runs makes it go round again rather than nest.
    */
-  private wake(): void {
+  private wake(relay: boolean): void {
+    this.wakeRelay ||= relay;
     if (this.waking) {
       this.wakeAgain = true;
       return;
@@ -285,15 +288,18 @@ export class HostQueue extends DurableObject<Env> {
     try {
       for (let pass = 0; pass === 0 || (this.wakeAgain && pass < MAX_WAKE_PASSES); pass++) {
         this.wakeAgain = false;
-        this.offerWork();
+        const offerRelay = this.wakeRelay;
+        this.wakeRelay = false;
+        this.offerWork(offerRelay);
       }
     } finally {
       this.waking = false;
+      this.wakeRelay = false;
     }
   }
 
-  private offerWork(): void {
-    this.startRelayJob();
+  private offerWork(relay: boolean): void {
+    if (relay) this.startRelayJob();
     for (const { ws, agentId } of this.fanout.agents()) {
       if (this.presence.isRevoked(agentId)) continue;
       // Unasked, the object speaks for the agent: it runs what the object says it holds.

@@ -33,6 +33,15 @@ export type JobChanges = Partial<Pick<JobRow, (typeof MUTABLE)[number]>>;
 
 const SET_CLAUSE = [...MUTABLE, "version"].map((column) => `${column} = ?`).join(", ");
 
+/** A new queued job's row, as INSERT ... SELECT (so a WHERE may follow); its values are jobValues(). */
+const INSERT_JOB = `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
+  SELECT ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?`;
+
+function jobValues(id: string, request: EnqueueRequest, now: number): SqlStorageValue[] {
+  const { app, repo, ref, sha, host, mode, trigger, delivery_id, deploy, lease_s, retries, target, rollout_id } = request;
+  return [id, app, repo, ref, sha, host, mode, trigger, delivery_id, iso(now), deploy, lease_s, retries, now, target ? JSON.stringify(target) : null, rollout_id ?? null];
+}
+
 export const toJob = (row: JobRow): Job => pickJob(row);
 /** A row's snapshot from its toJob(), for a caller that has that already. */
 export const snapshotOf = (row: JobRow, job: Job): JobSnapshot => ({ ...job, delivery_id: row.delivery_id, version: row.version });
@@ -118,26 +127,33 @@ export class JobTable {
   }
 
   insert(id: string, request: EnqueueRequest, now: number): JobRow {
-    const row = this.sql.exec<JobRow>(
-      `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      id,
-      request.app,
-      request.repo,
-      request.ref,
-      request.sha,
-      request.host,
-      request.mode,
-      request.trigger,
-      request.delivery_id,
-      iso(now),
-      request.deploy,
-      request.lease_s,
-      request.retries,
-      now,
-      request.target ? JSON.stringify(request.target) : null,
-      request.rollout_id ?? null,
-    ).one();
+    return this.added(this.sql.exec<JobRow>(`${INSERT_JOB} RETURNING *`, ...jobValues(id, request, now)).one(), now);
+  }
+
+  /**
+   * Inserts the job only when forEnqueue would find nothing: no job of this delivery for the app, no
+   * live job of the same ref and sha, and none of the app's jobs queued (a new one would replace them).
+   * The common case, a push to hosts at rest, is then one statement. Null when it inserted nothing.
+   */
+  insertIfAlone(id: string, request: EnqueueRequest, now: number): JobRow | null {
+    const row = this.sql
+      .exec<JobRow>(
+        `${INSERT_JOB}
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE app = ? AND status IN ('queued', 'running') AND (status = 'queued' OR (ref = ? AND sha = ?)))
+           AND NOT EXISTS (SELECT 1 FROM jobs WHERE delivery_id = ? AND app = ?)
+         RETURNING *`,
+        ...jobValues(id, request, now),
+        request.app,
+        request.ref,
+        request.sha,
+        request.delivery_id,
+        request.app,
+      )
+      .toArray()[0];
+    return row ? this.added(row, now) : null;
+  }
+
+  private added(row: JobRow, now: number): JobRow {
     this.outbox.add(toSnapshot(row), now);
     return row;
   }

@@ -1,4 +1,4 @@
-import { FINISHED_STATUSES, newJobId } from "../schemas/jobs";
+import { FINISHED_STATUSES, newJobId, type JobSnapshot } from "../schemas/jobs";
 import type { AssignedJob, CancelResult, EnqueueRequest, EnqueueResult } from "./contract";
 import type { Effects } from "./effects";
 import { deployOf, snapshotOf, toJob, toSnapshot, type JobRow } from "./job-table";
@@ -32,18 +32,25 @@ export class Queue {
    * jobs of the same app: the newest push wins.
    */
   enqueue(fx: Effects, request: EnqueueRequest, now: number): EnqueueResult {
+    const id = newJobId(request.host);
+    // A host at rest for the app (nothing of it queued, this release not live, this delivery new): one statement.
+    const alone = this.room.jobs.insertIfAlone(id, request, now);
+    if (alone) return this.queued(fx, alone, []);
     const { same: existing, queued: older } = this.room.jobs.forEnqueue(request);
     if (existing) {
       return { job: toJob(existing), snapshot: toSnapshot(existing), created: false, superseded: this.room.jobs.supersededBy(existing.id).map(toSnapshot) };
     }
-    const id = newJobId(request.host);
     const replaced = older.map((row) => this.lease.finish(fx, row, "cancelled", { error: `superseded by job ${id}` }, now));
     this.room.jobs.markSuperseded(older.map((row) => row.id), id);
-    const row = this.room.jobs.insert(id, request, now);
+    return this.queued(fx, this.room.jobs.insert(id, request, now), replaced.map(toSnapshot));
+  }
+
+  private queued(fx: Effects, row: JobRow, superseded: JobSnapshot[]): EnqueueResult {
     const job = toJob(row);
     fx.broadcast(row.id, [statusEvent(job)]);
-    fx.wake();
-    return { job, snapshot: snapshotOf(row, job), created: true, superseded: replaced.map(toSnapshot) };
+    // The relay runs the oldest queued job when it is an ssh-mode one: a new agent-mode job behind it changes nothing for it.
+    fx.wake(row.mode === "ssh");
+    return { job, snapshot: snapshotOf(row, job), created: true, superseded };
   }
 
   /**
