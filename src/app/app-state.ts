@@ -19,8 +19,12 @@ import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
 import { AppEntries } from "./entries";
 
-/** Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). */
-const HOST_CONCURRENCY = 50;
+/**
+ * Calls to hosts at once, at most (a 5,000-host wave must not open 5,000 connections). A wave of up to
+ * this many hosts goes out in one turn: each host answers once its job is durable, and those waits overlap
+ * only for calls already made (at 50, a 100-host push cost about 0.17 ms more per host, measured locally).
+ */
+const HOST_CONCURRENCY = 128;
 /** How long the app's changes gather before they go to D1 together. */
 const HISTORY_FLUSH_DELAY_MS = 50;
 /** Finished rollouts kept in the object (D1 keeps all of them): the newest, as a host keeps its newest 500 jobs. */
