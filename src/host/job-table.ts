@@ -1,5 +1,5 @@
 import type { DeploySpec } from "../config/apps";
-import { pickJob, type Job, type JobSnapshot } from "../schemas/jobs";
+import { JOB_KEYS, pickJob, type Job, type JobSnapshot } from "../schemas/jobs";
 import type { SshTarget } from "../ssh/relay";
 import { iso } from "./clock";
 import type { EnqueueRequest } from "./contract";
@@ -33,6 +33,9 @@ export type JobChanges = Partial<Pick<JobRow, (typeof MUTABLE)[number]>>;
 
 const SET_CLAUSE = [...MUTABLE, "version"].map((column) => `${column} = ?`).join(", ");
 
+/** A snapshot's columns, in its order: a new job's insert returns just these (not its recipe, lease or place). */
+const SNAPSHOT_COLUMNS = [...JOB_KEYS, "delivery_id", "version"].join(", ");
+
 /** A new queued job's row, as INSERT ... SELECT (so a WHERE may follow); its values are jobValues(). */
 const INSERT_JOB = `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, target, rollout_id)
   SELECT ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?`;
@@ -43,9 +46,7 @@ function jobValues(id: string, request: EnqueueRequest, now: number): SqlStorage
 }
 
 export const toJob = (row: JobRow): Job => pickJob(row);
-/** A row's snapshot from its toJob(), for a caller that has that already. */
-export const snapshotOf = (row: JobRow, job: Job): JobSnapshot => ({ ...job, delivery_id: row.delivery_id, version: row.version });
-export const toSnapshot = (row: JobRow): JobSnapshot => snapshotOf(row, toJob(row));
+export const toSnapshot = (row: JobRow): JobSnapshot => ({ ...toJob(row), delivery_id: row.delivery_id, version: row.version });
 export const deployOf = (row: JobRow) => JSON.parse(row.deploy) as DeploySpec;
 /** What the relay runner needs of an ssh-mode job (its row has a target). */
 export const sshJobOf = (row: JobRow): SshJob => ({
@@ -126,8 +127,9 @@ export class JobTable {
     return this.all("SELECT * FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') ORDER BY pos DESC LIMIT -1 OFFSET ?", keep);
   }
 
-  insert(id: string, request: EnqueueRequest, now: number): JobRow {
-    return this.added(this.sql.exec<JobRow>(`${INSERT_JOB} RETURNING *`, ...jobValues(id, request, now)).one(), now);
+  /** Inserts a new queued job: its snapshot, which the outbox has too. */
+  insert(id: string, request: EnqueueRequest, now: number): JobSnapshot {
+    return this.added(this.sql.exec<JobSnapshot>(`${INSERT_JOB} RETURNING ${SNAPSHOT_COLUMNS}`, ...jobValues(id, request, now)).one(), now);
   }
 
   /**
@@ -135,13 +137,13 @@ export class JobTable {
    * live job of the same ref and sha, and none of the app's jobs queued (a new one would replace them).
    * The common case, a push to hosts at rest, is then one statement. Null when it inserted nothing.
    */
-  insertIfAlone(id: string, request: EnqueueRequest, now: number): JobRow | null {
+  insertIfAlone(id: string, request: EnqueueRequest, now: number): JobSnapshot | null {
     const row = this.sql
-      .exec<JobRow>(
+      .exec<JobSnapshot>(
         `${INSERT_JOB}
          WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE app = ? AND status IN ('queued', 'running') AND (status = 'queued' OR (ref = ? AND sha = ?)))
            AND NOT EXISTS (SELECT 1 FROM jobs WHERE delivery_id = ? AND app = ?)
-         RETURNING *`,
+         RETURNING ${SNAPSHOT_COLUMNS}`,
         ...jobValues(id, request, now),
         request.app,
         request.ref,
@@ -153,9 +155,9 @@ export class JobTable {
     return row ? this.added(row, now) : null;
   }
 
-  private added(row: JobRow, now: number): JobRow {
-    this.outbox.add(toSnapshot(row), now);
-    return row;
+  private added(snapshot: JobSnapshot, now: number): JobSnapshot {
+    this.outbox.add(snapshot, now);
+    return snapshot;
   }
 
   /** Applies a transition: the new row, its version bumped, and its snapshot in the outbox. */

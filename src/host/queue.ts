@@ -1,7 +1,7 @@
-import { FINISHED_STATUSES, newJobId, type JobSnapshot } from "../schemas/jobs";
+import { FINISHED_STATUSES, newJobId, pickJob, type JobSnapshot } from "../schemas/jobs";
 import type { AssignedJob, CancelResult, EnqueueRequest, EnqueueResult } from "./contract";
 import type { Effects } from "./effects";
-import { deployOf, snapshotOf, toJob, toSnapshot, type JobRow } from "./job-table";
+import { deployOf, toJob, toSnapshot, type JobRow } from "./job-table";
 import type { Lease, LeaseRoom } from "./lease";
 import { statusEvent } from "./stream";
 
@@ -45,12 +45,12 @@ export class Queue {
     return this.queued(fx, this.room.jobs.insert(id, request, now), replaced.map(toSnapshot));
   }
 
-  private queued(fx: Effects, row: JobRow, superseded: JobSnapshot[]): EnqueueResult {
-    const job = toJob(row);
-    fx.broadcast(row.id, [statusEvent(job)]);
+  private queued(fx: Effects, snapshot: JobSnapshot, superseded: JobSnapshot[]): EnqueueResult {
+    const job = pickJob(snapshot);
+    fx.broadcast(job.id, [statusEvent(job)]);
     // The relay runs the oldest queued job when it is an ssh-mode one: a new agent-mode job behind it changes nothing for it.
-    fx.wake(row.mode === "ssh");
-    return { job, snapshot: snapshotOf(row, job), created: true, superseded };
+    fx.wake(job.mode === "ssh");
+    return { job, snapshot, created: true, superseded };
   }
 
   /**
