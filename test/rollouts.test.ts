@@ -18,6 +18,7 @@ const APPS: Record<string, string> = {
   burst: "",
   forget: "",
   again: "",
+  plans: "",
 };
 const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
 
@@ -61,6 +62,26 @@ async function run(host: string, status: "succeeded" | "failed" = "succeeded", e
 
 const rollout = async (id: string) => (await callJson(`/v1/rollouts/${id}`)).body;
 const queuedOn = async (host: string) => (await hostStub(host).queued()).map((j) => j.id);
+
+type Statement = { query: string; bindings: SqlStorageValue[] };
+type Recording = AppState & { recorded?: Statement[]; restore?: () => void };
+
+/** Records every statement the app's object runs from now on (recorded()), and stops. */
+async function recordStatements(app: string): Promise<void> {
+  await runInDurableObject(appStub(app), (instance: Recording, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec.bind(sql);
+    instance.recorded = [];
+    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => (instance.recorded!.push({ query, bindings }), exec(query, ...bindings))) as typeof sql.exec;
+    instance.restore = () => void (sql.exec = exec);
+  });
+}
+async function recorded(app: string): Promise<Statement[]> {
+  return runInDurableObject(appStub(app), (instance: Recording) => {
+    instance.restore?.();
+    return instance.recorded ?? [];
+  });
+}
 
 // Each test drives 10 hosts one call at a time: generous timeouts on a busy machine.
 describe("rollouts over a 10-host app", { timeout: 30_000 }, () => {
@@ -341,5 +362,24 @@ describe("rollouts through the API", () => {
     expect((await callJson("/v1/rollouts", { method: "POST", body: JSON.stringify({ app: "nope", ref: "main", sha: sha(1) }) })).status).toBe(404);
     expect((await callJson("/v1/rollouts", { method: "POST", body: JSON.stringify({ app: "canary", ref: "main", sha: sha(1), hosts: ["batch-01"] }) })).status).toBe(422);
     expect((await callJson("/v1/rollouts/canary.nope")).status).toBe(404);
+  });
+
+  it("reads a wave's answers once, then finds each host's row by its key", async () => {
+    // A statement joining a JSON array (json_each) to a table must walk the array outside: SQLite
+    // put the table outside once, and read the whole array again for each of the rollout's hosts.
+    await recordStatements("plans");
+    await push("plans");
+    await settleApp("plans");
+    const joins = (await recorded("plans")).filter(({ query }) => /json_each/.test(query) && /\bFROM\b[\s\S]*\b(rollout_hosts|rollouts|waves|releases)\b|\b(UPDATE|DELETE FROM)\s+(rollout_hosts|rollouts|waves|releases)\b/.test(query));
+    expect(joins.length).toBeGreaterThan(0);
+    for (const { query, bindings } of joins) {
+      const plan = await runInDurableObject(appStub("plans"), (_instance: AppState, state) =>
+        state.storage.sql.exec<{ parent: number; detail: string }>(`EXPLAIN QUERY PLAN ${query}`, ...bindings).toArray(),
+      );
+      const outer = plan.filter((row) => row.parent === 0).map((row) => row.detail);
+      const json = outer.findIndex((detail) => /json_each|MATERIALIZE|SCAN j\b/.test(detail));
+      const table = outer.findIndex((detail) => /^(SEARCH|SCAN) (rollout_hosts|rollouts|waves|releases)\b/.test(detail));
+      if (json >= 0 && table >= 0) expect(json, `${query}\n${outer.join("\n")}`).toBeLessThan(table);
+    }
   });
 });

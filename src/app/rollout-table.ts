@@ -140,9 +140,12 @@ export class RolloutTable {
    */
   takeJobs(id: string, jobs: Array<Pick<JobSnapshot, "id" | "host" | "status" | "error">>): boolean {
     const answers = JSON.stringify(jobs.map(({ id, host, status, error }) => ({ id, host, status, error })));
+    // MATERIALIZED: the answers are parsed once, then each finds its row by the primary key. Without it
+    // SQLite walked the rollout's hosts and read the whole JSON again for each (100 hosts: 10,000 reads).
     const changed = this.sql.exec(
-      `UPDATE rollout_hosts SET job_id = j.id, state = j.status, error = j.error
-       FROM (SELECT value ->> '$.id' AS id, value ->> '$.host' AS host, value ->> '$.status' AS status, value ->> '$.error' AS error FROM json_each(?)) AS j
+      `WITH j AS MATERIALIZED (SELECT value ->> '$.id' AS id, value ->> '$.host' AS host, value ->> '$.status' AS status, value ->> '$.error' AS error FROM json_each(?))
+       UPDATE rollout_hosts SET job_id = j.id, state = j.status, error = j.error
+       FROM j
        WHERE rollout_hosts.rollout_id = ? AND rollout_hosts.host = j.host
          AND rollout_hosts.state NOT IN ('succeeded', 'failed', 'cancelled')
          AND NOT (rollout_hosts.job_id IS j.id AND rollout_hosts.state = j.status)
