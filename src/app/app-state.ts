@@ -66,7 +66,13 @@ export class AppState extends DurableObject<Env> {
   private lastUnit: Promise<unknown> = Promise.resolve();
   /** apps.yaml's entries that notifications are told with. */
   private readonly entries: AppEntries;
-  /** Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one each. */
+  /**
+   * Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one
+   * each. `gather`: the hosts of a wave end together, and their deliveries reach this object a moment
+   * apart. Run at once, the first took a unit of its own, and each next one came in only after that
+   * unit's write was durable: one unit and one write per host, one after the other, before the last
+   * host's answer could start the next wave. One timer turn lets those already waiting join the first.
+   */
   private readonly deliveries = new GroupCommit<JobSnapshot>(async (snapshots) => {
     // Read before the unit of work: it is synchronous, and D1 is outside this object. (One object per app: one app.)
     const lone = snapshots.find((job) => job.rollout_id === null);
@@ -75,7 +81,7 @@ export class AppState extends DurableObject<Env> {
       this.engine.jobsChanged(fx, snapshots, now);
       this.heard(snapshots, current, now);
     });
-  });
+  }, { gather: true });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);

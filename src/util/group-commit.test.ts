@@ -64,4 +64,17 @@ describe("GroupCommit", () => {
     await open();
     await expect(fourth).resolves.toBeUndefined();
   });
+
+  it("with gather, waits one timer turn before its first run, so items handed in meanwhile join it", async () => {
+    const runs: number[][] = [];
+    const group = new GroupCommit<number>(async (items) => void runs.push(items), { gather: true });
+    const first = group.add([1]);
+    await Promise.resolve();
+    const second = group.add([2, 3]);
+    expect(runs).toEqual([]);
+    await Promise.all([first, second]);
+    expect(runs).toEqual([[1, 2, 3]]);
+    await group.add([4]);
+    expect(runs).toEqual([[1, 2, 3], [4]]);
+  });
 });

@@ -5,14 +5,18 @@
  *
  * For a Durable Object that many others report to at once (an app's object hearing from a
  * hundred hosts): a hundred reports cost a few units of work, not a hundred. The first item
- * starts a run at once, so a lone report waits for nothing.
+ * starts a run at once, so a lone report waits for nothing; with `gather`, the first run waits one
+ * timer turn first, so that items already at the door join it (see the app object's deliveries).
  */
 export class GroupCommit<T> {
   private queued: T[] = [];
   private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private running = false;
 
-  constructor(private readonly run: (items: T[]) => Promise<void>) {}
+  constructor(
+    private readonly run: (items: T[]) => Promise<void>,
+    private readonly options: { gather?: boolean } = {},
+  ) {}
 
   /** Hands in `items`; settles once a run that included them is done. */
   add(items: T[]): Promise<void> {
@@ -26,6 +30,7 @@ export class GroupCommit<T> {
   private async drain(): Promise<void> {
     this.running = true;
     try {
+      if (this.options.gather) await new Promise((resolve) => setTimeout(resolve, 0));
       while (this.waiters.length) {
         const items = this.queued;
         const waiters = this.waiters;
