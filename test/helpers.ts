@@ -222,6 +222,14 @@ export async function scriptedAgent(hostname: string) {
   };
 }
 
+/** Records every statement a Durable Object runs on its SQLite storage (its SQL and bindings) until stop(). */
+export function recordingSql(sql: SqlStorage): { ran: Array<{ query: string; bindings: SqlStorageValue[] }>; stop: () => void } {
+  const ran: Array<{ query: string; bindings: SqlStorageValue[] }> = [];
+  const exec = sql.exec.bind(sql);
+  sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => (ran.push({ query, bindings }), exec(query, ...bindings))) as typeof sql.exec;
+  return { ran, stop: () => void (sql.exec = exec) };
+}
+
 /** A D1 binding that records every statement bound on it (its SQL and parameters), then runs it. */
 export function recordingD1(db: D1Database): { db: D1Database; sent: Array<{ query: string; params: unknown[] }> } {
   const sent: Array<{ query: string; params: unknown[] }> = [];

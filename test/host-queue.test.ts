@@ -7,7 +7,7 @@ import type { AppState } from "../src/app/app-state";
 import { d1AppHistoryWriter, type AppRecord } from "../src/app/history";
 import type { Sink } from "../src/host/outbox";
 import type { JobSnapshot } from "../src/schemas/jobs";
-import { appStub, settleHistory, sha } from "./helpers";
+import { appStub, recordingSql, settleHistory, sha } from "./helpers";
 
 let hostCounter = 0;
 /** A fresh host (a fresh Durable Object) per test. */
@@ -120,17 +120,14 @@ describe("HostQueue", () => {
     await stub.enqueue(request(host, { app: "api", delivery_id: "d-2" }));
     // The app's job runs and another app's is queued: neither stops a new release of the app going in alone.
     const statements = await runInDurableObject(stub, async (instance: HostQueue, state) => {
-      const sql = state.storage.sql;
-      const exec = sql.exec.bind(sql);
-      const seen: string[] = [];
-      sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => (seen.push(query), exec(query, ...bindings))) as typeof sql.exec;
+      const recording = recordingSql(state.storage.sql);
       try {
         const result = await instance.enqueue(request(host, { sha: sha(2), delivery_id: "d-3" }), true);
         expect(result).toMatchObject({ created: true, superseded: [], job: { status: "queued", sha: sha(2) } });
       } finally {
-        sql.exec = exec;
+        recording.stop();
       }
-      return seen.filter((query) => /\bjobs\b/.test(query));
+      return recording.ran.map(({ query }) => query).filter((query) => /\bjobs\b/.test(query));
     });
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatch(/^INSERT INTO jobs/);

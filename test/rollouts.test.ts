@@ -3,7 +3,7 @@ import type { AppState } from "../src/app/app-state";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JobSnapshot } from "../src/schemas/jobs";
-import { appStub, callJson, hostStub, putConfig, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
+import { appStub, callJson, hostStub, putConfig, recordingSql, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
 
 // Each test has its own app on its own 10 hosts (<app>-01 … <app>-10), so no queue is shared.
 const APPS: Record<string, string> = {
@@ -63,23 +63,16 @@ async function run(host: string, status: "succeeded" | "failed" = "succeeded", e
 const rollout = async (id: string) => (await callJson(`/v1/rollouts/${id}`)).body;
 const queuedOn = async (host: string) => (await hostStub(host).queued()).map((j) => j.id);
 
-type Statement = { query: string; bindings: SqlStorageValue[] };
-type Recording = AppState & { recorded?: Statement[]; restore?: () => void };
+type Recording = AppState & { recording?: ReturnType<typeof recordingSql> };
 
-/** Records every statement the app's object runs from now on (recorded()), and stops. */
+/** Records every statement the app's object runs from now on, until recorded() stops and returns them. */
 async function recordStatements(app: string): Promise<void> {
-  await runInDurableObject(appStub(app), (instance: Recording, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec.bind(sql);
-    instance.recorded = [];
-    sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => (instance.recorded!.push({ query, bindings }), exec(query, ...bindings))) as typeof sql.exec;
-    instance.restore = () => void (sql.exec = exec);
-  });
+  await runInDurableObject(appStub(app), (instance: Recording, state) => void (instance.recording = recordingSql(state.storage.sql)));
 }
-async function recorded(app: string): Promise<Statement[]> {
+async function recorded(app: string) {
   return runInDurableObject(appStub(app), (instance: Recording) => {
-    instance.restore?.();
-    return instance.recorded ?? [];
+    instance.recording?.stop();
+    return instance.recording?.ran ?? [];
   });
 }
 
