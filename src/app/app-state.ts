@@ -15,6 +15,7 @@ import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
 import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } from "./rollout-table";
 import { mapBounded } from "../util/bounded";
 import { GroupCommit } from "../util/group-commit";
+import { StubCache } from "../util/stub-cache";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
 import { AppEntries } from "./entries";
@@ -66,6 +67,8 @@ export class AppState extends DurableObject<Env> {
   private lastUnit: Promise<unknown> = Promise.resolve();
   /** apps.yaml's entries that notifications are told with. */
   private readonly entries: AppEntries;
+  /** The app's hosts' objects, one stub each for as long as this object lives (see StubCache). */
+  private readonly hosts = new StubCache((host) => hostQueue(this.env, host));
   /**
    * Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one
    * each. `gather`: the hosts of a wave end together, and their deliveries reach this object a moment
@@ -277,7 +280,7 @@ export class AppState extends DurableObject<Env> {
       const push = { appName: row.app, ref: row.ref, sha: row.sha, trigger: triggerOf(row), deliveryId: `rollout:${row.id}`, rolloutId: row.id };
       const deploy = renderedDeploy(spec, push);
       // The hosts answer with each job's snapshot and do not deliver that one to this object again.
-      const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) => hostQueue(this.env, h.host).enqueue(buildRequest(spec, { ...push, host: h.host }, deploy), true));
+      const results = await mapBounded(hosts, HOST_CONCURRENCY, (h) => this.hosts.call(h.host, (queue) => queue.enqueue(buildRequest(spec, { ...push, host: h.host }, deploy), true)));
       queued.push(...results.map((r) => r.job));
       const snapshots = results.map((r) => r.snapshot);
       // The app's older queued jobs the hosts replaced with these (cancelled now); one outside any rollout is told with apps.yaml's entry.
@@ -297,7 +300,7 @@ export class AppState extends DurableObject<Env> {
       if (!row || !target?.previous) continue;
       const previous = JSON.parse(target.previous) as Release;
       const request = { appName: row.app, host, ref: previous.ref, sha: previous.sha, trigger: "rollback" as const, deliveryId: `rollback:${row.id}`, rolloutId: row.id };
-      const { job } = await hostQueue(this.env, host).enqueue(buildRequest(specOf(row), request));
+      const { job } = await this.hosts.call(host, (queue) => queue.enqueue(buildRequest(specOf(row), request)));
       this.apply(new AppEffects(), () => this.table.setHost(rolloutId, host, { rollback_job_id: job.id }));
     }
     // Cancels last, and nobody waits for them: they are for jobs of a rollout that stopped, and a
@@ -306,7 +309,7 @@ export class AppState extends DurableObject<Env> {
     // that cannot be delivered leaves a job that its host's own supersede or its lease ends.
     const cancels = fx.cancels.filter(({ host }) => !dispatched.has(host));
     if (cancels.length) {
-      this.ctx.waitUntil(mapBounded(cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await hostQueue(this.env, host).cancelQueued(jobId, reason))).catch(() => undefined));
+      this.ctx.waitUntil(mapBounded(cancels, HOST_CONCURRENCY, async ({ host, jobId, reason }) => void (await this.hosts.call(host, (queue) => queue.cancelQueued(jobId, reason)))).catch(() => undefined));
     }
     return queued;
   }

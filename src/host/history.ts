@@ -2,6 +2,7 @@ import { insertLogLines } from "../db/queries";
 import type { JobSnapshot } from "../schemas/jobs";
 import { appState } from "../app/stub";
 import type { Env } from "../env";
+import { StubCache } from "../util/stub-cache";
 import type { LogSink, Sink } from "./outbox";
 
 /**
@@ -9,12 +10,14 @@ import type { LogSink, Sink } from "./outbox";
  * on to D1's history with the app's other jobs: a host's outbox has this one sink for snapshots.
  */
 export function appFollower(env: Env): Sink<JobSnapshot> {
+  // One stub per app for as long as the host's object lives (see StubCache).
+  const apps = new StubCache((app) => appState(env, app));
   return {
     name: "app",
     async write(snapshots) {
       const byApp = new Map<string, JobSnapshot[]>();
       for (const snapshot of snapshots) byApp.set(snapshot.app, [...(byApp.get(snapshot.app) ?? []), snapshot]);
-      await Promise.all([...byApp].map(([app, jobs]) => appState(env, app).jobsChanged(jobs)));
+      await Promise.all([...byApp].map(([app, jobs]) => apps.call(app, (stub) => stub.jobsChanged(jobs))));
     },
   };
 }
