@@ -9,7 +9,8 @@ const HOST_IDS_KEPT = 10_000;
 
 /** The Durable Object of one host: all of that host's queue, leases and heartbeats. */
 export function hostQueue(env: Env, host: string) {
-  // A fresh stub each time (a stub an error broke must not be kept); the id, which never changes, is kept.
+  // A fresh stub each time: a Worker's stub belongs to its request. (Durable Objects keep theirs in a
+  // StubCache, which drops one whose call threw.) The id, which never changes, is kept.
   let id = hostIds.get(host);
   if (!id) {
     if (hostIds.size >= HOST_IDS_KEPT) hostIds.clear();
