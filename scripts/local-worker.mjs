@@ -85,7 +85,9 @@ export async function runWorker({ outdir, host = "127.0.0.1", port, logFile, ins
   });
   await new Promise((r) => loopback.listen(0, "127.0.0.1", r));
   loopback.unref();
-  const args = ["serve", "--binary", "--experimental", `--socket-addr=entry=${host}:${port}`, `--external-addr=loopback=127.0.0.1:${loopback.address().port}`];
+  // The Worker's own socket on host:port (see capture). Miniflare's entry socket must have an address: any free
+  // loopback port; nothing calls it.
+  const args = ["serve", "--binary", "--experimental", `--socket-addr=direct:0:default=${host}:${port}`, "--socket-addr=entry=127.0.0.1:0", `--external-addr=loopback=127.0.0.1:${loopback.address().port}`];
   if (inspector) args.push(`--inspector-addr=${inspector}`);
   args.push("-");
   const workerd = spawn(readFileSync(join(outdir, "workerd.bin"), "utf8"), args, {
@@ -150,7 +152,10 @@ async function capture(config, outdir) {
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       // .dev.vars: read by wrangler's options above, as wrangler dev does.
-      workers: [{ ...workerOptions, name: parsed.name, modules, modulesRoot: root }],
+      // A socket of the Worker's own (`direct:0:default`, which runWorker serves on): requests reach the Worker
+      // (through its assets' router, as on Cloudflare) without Miniflare's entry worker, which copies each
+      // request and response once more in an isolate of its own, on the same thread (BENCHMARKS.md).
+      workers: [{ ...workerOptions, name: parsed.name, modules, modulesRoot: root, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
       host: "127.0.0.1",
       port: 0,
       // wrangler dev keeps D1 under <state>/v3/d1 and each Durable Object class under <state>/v3/do/<worker>-<class>.

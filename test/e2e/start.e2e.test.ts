@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startController } from "./controller.ts";
 
 // The start command's settings (scripts/start.mjs, scripts/local-worker.mjs): what it refuses before touching
 // anything, and the V8 flags it writes into workerd's configuration (BENCHMARKS.md, "npm start for 30 minutes").
@@ -38,5 +39,25 @@ describe("npm start", () => {
     const config = readFileSync(join(outdir, "workerd.capnp")).toString("latin1");
     expect(config).toContain("--gc-global");
     expect(config).toContain("--max-semi-space-size=1");
+  });
+
+  it("serves the dashboard and the API on its one address, without Miniflare's entry worker", async () => {
+    const controller = await startController({ runtime: "workerd" });
+    try {
+      const page = await fetch(`${controller.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>DeployBot</title>");
+      // The API goes to the Worker first (run_worker_first): its own 401, as JSON.
+      const api = await fetch(`${controller.url}/v1/jobs`);
+      expect(api.status).toBe(401);
+      expect(((await api.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+      // Miniflare's entry worker would have asked the Worker for gzip and compressed the answer; the Worker's
+      // own socket gives its answer as the Worker made it.
+      const health = await fetch(`${controller.url}/health`, { headers: { "accept-encoding": "gzip" } });
+      expect(health.status).toBe(200);
+      expect(health.headers.get("content-encoding")).toBeNull();
+    } finally {
+      await controller.dispose();
+    }
   });
 });
