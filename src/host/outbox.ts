@@ -23,6 +23,13 @@ export interface LogSink {
   writeLogs(lines: LogLine[]): Promise<void>;
 }
 
+/** A host's log lines on their way to their sink: `everyMs`, how long stored lines wait so they go together. */
+export interface LogShipping {
+  store: LogStore;
+  sink: LogSink;
+  everyMs: number;
+}
+
 /**
  * Snapshots on their way out of a Durable Object: a host's jobs to its app's object, an app's
  * rollouts and jobs to D1. Each snapshot is written to the outbox in the same synchronous SQL block
@@ -45,7 +52,7 @@ export class Outbox<T> {
     private readonly keyOf: (snapshot: T) => string,
     /** The sinks, by name. Public so a test can put a failing one in a live object (same name). */
     public sinks: Array<Sink<T>>,
-    private readonly logs: { store: LogStore; sink: LogSink } | null = null,
+    private readonly logs: LogShipping | null = null,
     /** Whether the sinks should have a snapshot at once (else it may wait for flushSoon's batch). */
     private readonly isUrgent: (snapshot: T) => boolean = () => true,
   ) {}
@@ -54,6 +61,8 @@ export class Outbox<T> {
   private urgent = false;
   /** The batch flushSoon() has promised, while it waits. */
   private soon: Promise<void> | null = null;
+  /** The log lines' batch flushSoon() has promised, while it waits (LogShipping.everyMs). */
+  private logsSoon: Promise<void> | null = null;
   /** Inside answer(): snapshots added go to the sink in the object's answer, not through the outbox. */
   private answering = false;
   /** False only once a read found the outbox empty and nothing was added since (a rolled-back add leaves it true). */
@@ -102,19 +111,29 @@ export class Outbox<T> {
   /**
    * After a unit of work: delivers to the sinks now if something urgent waits, else within `lazyMs`,
    * so that changes close together (a job handed out, then its agent's first reports) go as one
-   * delivery, and a snapshot replaced meanwhile is never sent at all. Log lines always wait for the
-   * `lazyMs` batch: D1 is their history, and a job's end must reach its app without a D1 write
-   * beside it. Resolves when those deliveries are done.
+   * delivery, and a snapshot replaced meanwhile is never sent at all. Log lines wait for their own,
+   * longer batch (LogShipping.everyMs): D1 is their history (the object serves them live), so they
+   * go in few writes, off the path of a job's end to its app. Resolves when those deliveries are done.
    */
   flushSoon(lazyMs: number): Promise<void> {
-    this.soon ??= new Promise<void>((resolve) => this.clock.timer(lazyMs, resolve)).then(() => {
+    this.soon ??= this.after(lazyMs).then(() => {
       this.soon = null;
-      return this.flush();
+      return this.flushSinks();
     });
-    if (!this.urgent) return this.soon;
-    // The sinks at once; log lines (history: the object serves them live) with the batch, off the hot path.
-    this.urgent = false;
-    return Promise.all([this.flushSinks(), this.soon]).then(() => undefined);
+    const runs = [this.soon];
+    if (this.logs?.store.hasUnshipped()) {
+      this.logsSoon ??= this.after(this.logs.everyMs).then(() => {
+        this.logsSoon = null;
+        return this.flushLogs();
+      });
+      runs.push(this.logsSoon);
+    }
+    if (this.urgent) runs.push(this.flushSinks());
+    return Promise.all(runs).then(() => undefined);
+  }
+
+  private after(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.clock.timer(ms, resolve));
   }
 
   /**
@@ -165,7 +184,12 @@ export class Outbox<T> {
 
   /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
   async flush(): Promise<void> {
-    await Promise.all([this.flushSinks(), ...(this.logs ? [this.flushSink(LOGS, () => this.deliverLogs(this.logs!.store, this.logs!.sink))] : [])]);
+    await Promise.all([this.flushSinks(), this.flushLogs()]);
+  }
+
+  private async flushLogs(): Promise<void> {
+    const logs = this.logs;
+    if (logs) await this.flushSink(LOGS, () => this.deliverLogs(logs.store, logs.sink));
   }
 
   private async flushSinks(): Promise<void> {

@@ -1,0 +1,47 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import fixture from "./fixtures/apps.test.yaml";
+import { callJson, hostStub, putConfig, scriptedAgent, sendWebhook, sha, withFakeClock } from "./helpers";
+
+// A file of its own: its host objects are new, so no timer of an earlier test (on the real clock) is pending in them.
+
+const d1Lines = async (jobId: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM job_logs WHERE job_id = ?").bind(jobId).first<{ n: number }>())!.n;
+const d1Status = async (jobId: string) => (await env.DB.prepare("SELECT status FROM jobs WHERE id = ?").bind(jobId).first<{ status: string }>())?.status;
+
+async function until(what: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !(await what()); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error("timed out");
+  }
+}
+
+beforeAll(async () => {
+  expect((await putConfig(fixture)).status).toBe(200);
+});
+
+describe("a host's log lines to D1", () => {
+  it("go together every 2 s, while the job's end goes to its app (and on to D1) at once", async () => {
+    await withFakeClock("host-02", async (clock) => {
+      const agent = await scriptedAgent("host-02");
+      const push = await sendWebhook("push", { ref: "refs/heads/master", after: sha(7001), repository: { full_name: "Codertocat/Hello-World" } });
+      expect(push.status).toBe(202);
+      const beat = await agent.heartbeat();
+      const job = beat.body.job;
+      expect(job).toMatchObject({ host: "host-02" });
+      expect((await agent.logs(job.id, [{ seq: 1, text: "one" }, { seq: 2, text: "two" }])).status).toBe(204);
+      expect((await agent.status(job.id, { status: "succeeded", exit_code: 0 })).status).toBe(200);
+      await clock.advance(250);
+      // The end reached the app's object, which wrote it to D1 (on its own, real clock); no line went yet.
+      await until(async () => (await d1Status(job.id)) === "succeeded");
+      expect(await d1Lines(job.id)).toBe(0);
+      await clock.advance(1_749);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await d1Lines(job.id)).toBe(0);
+      await clock.advance(1);
+      const lines = await hostStub("host-02").jobLogs(job.id);
+      expect(lines.length).toBeGreaterThanOrEqual(3); // DeployBot's own line and the agent's two
+      await until(async () => (await d1Lines(job.id)) === lines.length);
+      // Read through the API, the job's log comes from its host's object all along.
+      expect((await callJson(`/v1/jobs/${job.id}`)).status).toBe(200);
+    });
+  });
+});
