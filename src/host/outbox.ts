@@ -121,7 +121,8 @@ export class Outbox<T> {
       return this.flushSinks();
     });
     const runs = [this.soon];
-    if (this.logs?.store.hasUnshipped()) {
+    // A batch already promised takes every line stored meanwhile: only without one is the store asked (a read).
+    if (this.logs && (this.logsSoon || this.logs.store.hasUnshipped())) {
       this.logsSoon ??= this.after(this.logs.everyMs).then(() => {
         this.logsSoon = null;
         return this.flushLogs();
