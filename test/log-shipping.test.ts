@@ -1,18 +1,13 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import fixture from "./fixtures/apps.test.yaml";
+import { until } from "./e2e/until";
 import { callJson, hostStub, putConfig, scriptedAgent, sendWebhook, sha, withFakeClock } from "./helpers";
 
 // A file of its own: its host objects are new, so no timer of an earlier test (on the real clock) is pending in them.
 
 const d1Lines = async (jobId: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM job_logs WHERE job_id = ?").bind(jobId).first<{ n: number }>())!.n;
 const d1Status = async (jobId: string) => (await env.DB.prepare("SELECT status FROM jobs WHERE id = ?").bind(jobId).first<{ status: string }>())?.status;
-
-async function until(what: () => Promise<boolean>): Promise<void> {
-  for (const deadline = Date.now() + 5_000; !(await what()); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > deadline) throw new Error("timed out");
-  }
-}
 
 beforeAll(async () => {
   expect((await putConfig(fixture)).status).toBe(200);
@@ -31,7 +26,7 @@ describe("a host's log lines to D1", () => {
       expect((await agent.status(job.id, { status: "succeeded", exit_code: 0 })).status).toBe(200);
       await clock.advance(250);
       // The end reached the app's object, which wrote it to D1 (on its own, real clock); no line went yet.
-      await until(async () => (await d1Status(job.id)) === "succeeded");
+      await until("the job's end in D1", async () => (await d1Status(job.id)) === "succeeded", 5_000, 20);
       expect(await d1Lines(job.id)).toBe(0);
       await clock.advance(1_749);
       await new Promise((r) => setTimeout(r, 100));
@@ -39,7 +34,7 @@ describe("a host's log lines to D1", () => {
       await clock.advance(1);
       const lines = await hostStub("host-02").jobLogs(job.id);
       expect(lines.length).toBeGreaterThanOrEqual(3); // DeployBot's own line and the agent's two
-      await until(async () => (await d1Lines(job.id)) === lines.length);
+      await until("the job's lines in D1", async () => (await d1Lines(job.id)) === lines.length, 5_000, 20);
       // Read through the API, the job's log comes from its host's object all along.
       expect((await callJson(`/v1/jobs/${job.id}`)).status).toBe(200);
     });
