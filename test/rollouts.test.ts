@@ -1,8 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { AppState } from "../src/app/app-state";
+import type { HostQueue } from "../src/host/host-queue";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JobSnapshot } from "../src/schemas/jobs";
+import { until } from "./e2e/until";
 import { appStub, callJson, hostStub, putConfig, recordingSql, sendWebhook, settleApp, settleHistory, sha, withObjectClock } from "./helpers";
 
 // Each test has its own app on its own 10 hosts (<app>-01 … <app>-10), so no queue is shared.
@@ -19,6 +21,7 @@ const APPS: Record<string, string> = {
   forget: "",
   again: "",
   plans: "",
+  quiet: "rollout: { batch: 2 }",
 };
 const hostsOf = (app: string) => Array.from({ length: 10 }, (_, i) => `${app}-${String(i + 1).padStart(2, "0")}`);
 
@@ -275,6 +278,50 @@ describe("a rollout of a release already queued", { timeout: 30_000 }, () => {
     for (const host of hostsOf("again")) await run(host);
     expect(await rollout(second.body.id)).toMatchObject({ status: "succeeded", waves: [{ states: Array(10).fill("succeeded") }] });
     expect((await rollout(first.rollouts[0]!.id)).status).toBe("cancelled");
+  });
+});
+
+describe("the app's history to D1", { timeout: 30_000 }, () => {
+  it("goes as one write once a burst of changes is over, and at the latest 1 s after the burst began", async () => {
+    const app = appStub("quiet");
+    const hosts = hostsOf("quiet");
+    // Every write of the app's history sink, as the number of records it carried (then it writes them).
+    const writes: number[] = [];
+    await runInDurableObject(app, (instance: AppState) => {
+      const [d1] = instance.outbox.sinks;
+      instance.outbox.sinks = [{ name: d1!.name, write: (records) => (writes.push(records.length), d1!.write(records)) }];
+    });
+    // A host's job ends, and the host's outbox tells the app's object (which waits for D1 on its own clock).
+    const end = async (host: string) => {
+      const beat = await hostStub(host).heartbeat(`agent-${host}`);
+      await hostStub(host).report(`agent-${host}`, beat.job!.id, { status: "succeeded", exit_code: 0 });
+      await runInDurableObject(hostStub(host), (instance: HostQueue) => instance.outbox.flush());
+    };
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 50));
+    await withObjectClock(app, async (clock) => {
+      const { rollouts } = await push("quiet"); // t=0: the rollout and its first wave
+      await clock.advance(40);
+      await end(hosts[0]!); // t=40: the batch waits on, to 50 ms after this change
+      await clock.advance(40);
+      await settled();
+      expect(writes).toEqual([]); // t=80: 80 ms since the first change, 40 since the last
+      await clock.advance(10);
+      await until("the burst's one write", () => writes.length === 1, 5_000, 10);
+      expect(writes[0]).toBeGreaterThanOrEqual(3); // the rollout, its first wave's two jobs (one of them ended)
+
+      // Changes 40 ms apart never leave the app quiet: they go 1 s after the first of them (t=90),
+      // although the last (at 960) would let them wait until 1,010.
+      const started = clock.now();
+      for (let i = 0; i <= 24; i++) {
+        const path = `/v1/rollouts/${rollouts[0]!.id}/${i % 2 ? "resume" : "pause"}`;
+        expect((await callJson(path, { method: "POST" })).status).toBe(200);
+        await clock.advance(i < 24 ? 40 : 30);
+      }
+      await settled();
+      expect(writes).toHaveLength(1); // at 990
+      await clock.advance(1_000 - (clock.now() - started));
+      await until("the second write, 1 s after the burst began", () => writes.length === 2, 5_000, 10);
+    });
   });
 });
 

@@ -26,8 +26,13 @@ import { AppEntries } from "./entries";
  * only for calls already made (at 50, a 100-host push cost about 0.17 ms more per host, measured locally).
  */
 const HOST_CONCURRENCY = 128;
-/** How long the app's changes gather before they go to D1 together. */
-const HISTORY_FLUSH_DELAY_MS = 50;
+/**
+ * The app's changes go to D1 together once none came for HISTORY_QUIET_MS, and at the latest
+ * HISTORY_LATEST_MS after the first: a rollout's burst of reports is one write, not one per wave.
+ * Locally, D1 runs on the thread that hands out the next wave (BENCHMARKS.md, "Rollout wave hand-over").
+ */
+const HISTORY_QUIET_MS = 50;
+const HISTORY_LATEST_MS = 1_000;
 /** Finished rollouts kept in the object (D1 keeps all of them): the newest, as a host keeps its newest 500 jobs. */
 export const FINISHED_ROLLOUTS_KEPT = 200;
 /** Rollouts forgotten per alarm at most, so one alarm's transaction stays short. */
@@ -96,7 +101,7 @@ export class AppState extends DurableObject<Env> {
     this.entries = new AppEntries(this.table, env.DB);
     this.engine = new RolloutEngine(this.table, this.schedule);
     // D1 is history (this object answers for its rollouts, the hosts for their jobs): a wave's changes
-    // gather for HISTORY_FLUSH_DELAY_MS and go as one batch, not a D1 write and a rollout snapshot each.
+    // gather until the app is quiet (HISTORY_QUIET_MS) and go as one batch, not a D1 write and a rollout snapshot each.
     const current = (id: string) => {
       const row = this.table.get(id);
       return row ? { ...this.table.toRollout(row), version: row.version } : null;
@@ -237,7 +242,7 @@ export class AppState extends DurableObject<Env> {
       const result = this.apply(fx, work);
       const jobs = await this.perform(fx);
       await this.schedule.rearm();
-      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flushSoon(HISTORY_FLUSH_DELAY_MS).then(() => this.schedule.rearm()));
+      if (this.outbox.hasWork()) this.ctx.waitUntil(this.outbox.flushSoon(HISTORY_QUIET_MS, HISTORY_LATEST_MS).then(() => this.schedule.rearm()));
       if (this.notifications.hasWork()) this.ctx.waitUntil(this.notifications.flush().then(() => this.schedule.rearm()));
       return { result, jobs };
     });

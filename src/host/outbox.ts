@@ -59,8 +59,8 @@ export class Outbox<T> {
 
   /** A snapshot added since the last flush began wants delivering at once (see isUrgent). */
   private urgent = false;
-  /** The batch flushSoon() has promised, while it waits. */
-  private soon: Promise<void> | null = null;
+  /** The batch flushSoon() has promised, while it waits: when it goes, and the latest it may go. */
+  private soon: { done: Promise<void>; due: number; latest: number; go: () => void; cancel: () => void } | null = null;
   /** The log lines' batch flushSoon() has promised, while it waits (LogShipping.everyMs). */
   private logsSoon: Promise<void> | null = null;
   /** Inside answer(): snapshots added go to the sink in the object's answer, not through the outbox. */
@@ -111,16 +111,14 @@ export class Outbox<T> {
   /**
    * After a unit of work: delivers to the sinks now if something urgent waits, else within `lazyMs`,
    * so that changes close together (a job handed out, then its agent's first reports) go as one
-   * delivery, and a snapshot replaced meanwhile is never sent at all. Log lines wait for their own,
-   * longer batch (LogShipping.everyMs): D1 is their history (the object serves them live), so they
-   * go in few writes, off the path of a job's end to its app. Resolves when those deliveries are done.
+   * delivery, and a snapshot replaced meanwhile is never sent at all. With `latestMs`, each call
+   * moves the batch on to `lazyMs` from now, up to `latestMs` after the call that started it: a
+   * burst of changes goes as one batch once it is over. Log lines wait for their own, longer batch
+   * (LogShipping.everyMs): D1 is their history (the object serves them live), so they go in few
+   * writes, off the path of a job's end to its app. Resolves when those deliveries are done.
    */
-  flushSoon(lazyMs: number): Promise<void> {
-    this.soon ??= this.after(lazyMs).then(() => {
-      this.soon = null;
-      return this.flushSinks();
-    });
-    const runs = [this.soon];
+  flushSoon(lazyMs: number, latestMs = lazyMs): Promise<void> {
+    const runs = [this.batchSoon(lazyMs, latestMs)];
     // A batch already promised takes every line stored meanwhile: only without one is the store asked (a read).
     if (this.logs && (this.logsSoon || this.logs.store.hasUnshipped())) {
       this.logsSoon ??= this.after(this.logs.everyMs).then(() => {
@@ -131,6 +129,27 @@ export class Outbox<T> {
     }
     if (this.urgent) runs.push(this.flushSinks());
     return Promise.all(runs).then(() => undefined);
+  }
+
+  private batchSoon(lazyMs: number, latestMs: number): Promise<void> {
+    const now = this.clock.now();
+    if (!this.soon) {
+      let go!: () => void;
+      const fired = new Promise<void>((resolve) => (go = resolve));
+      const done = fired.then(() => {
+        this.soon = null;
+        return this.flushSinks();
+      });
+      this.soon = { done, due: Infinity, latest: now + latestMs, go, cancel: () => {} };
+    }
+    const soon = this.soon;
+    const due = Math.min(now + lazyMs, soon.latest);
+    if (due !== soon.due) {
+      soon.cancel();
+      soon.due = due;
+      soon.cancel = this.clock.timer(due - now, soon.go);
+    }
+    return soon.done;
   }
 
   private after(ms: number): Promise<void> {
