@@ -24,12 +24,15 @@ const HOST_STREAM_BACKLOG = 500;
 /** How long a job's progress ("running") may wait to go to its app with the next change (Outbox.flushSoon). */
 const LAZY_DELIVERY_MS = 250;
 /**
- * How long a job's log lines wait to go to D1 together. D1 is their history: the object serves its
- * jobs' lines itself (streams, GET) until it forgets a job, long after. Every host ships its own, so
- * D1's writes for logs grow with hosts x 1/this; and locally each write is work on the thread that
- * hands out the next wave (BENCHMARKS.md, "Rollout wave hand-over").
+ * How long a job's log lines wait to go to D1 together: LOG_SHIP_MS, plus up to LOG_SHIP_SPREAD_MS at
+ * random. D1 is their history: the object serves its jobs' lines itself (streams, GET) until it
+ * forgets a job, long after. Every host ships its own, so D1's writes for logs grow with hosts x 1/this;
+ * the spread keeps a wave's hosts from writing all at once, a burst that D1 (one database) takes one
+ * write at a time. Locally each write is also work on the thread that hands out the next wave
+ * (BENCHMARKS.md, "Rollout wave hand-over").
  */
-const LOG_SHIP_MS = 2_000;
+const LOG_SHIP_MS = 1_000;
+const LOG_SHIP_SPREAD_MS = 2_000;
 /** A wake that keeps causing wakes (a lost job ending, which frees the host) settles within this many passes. */
 const MAX_WAKE_PASSES = 8;
 
@@ -70,7 +73,7 @@ export class HostQueue extends DurableObject<Env> {
     // A job handed out is told to its app a moment later, with whatever its agent says next: only
     // the ends of jobs (and new ones) move rollouts, and a fast job's "running" need never be sent.
     const urgent = (job: JobSnapshot) => job.status !== "running";
-    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, [appFollower(env)], { store: this.logs, sink: d1LogWriter(env.DB), everyMs: LOG_SHIP_MS }, urgent);
+    this.outbox = new Outbox<JobSnapshot>(sql, this.schedule, time, (job) => job.id, [appFollower(env)], { store: this.logs, sink: d1LogWriter(env.DB), everyMs: LOG_SHIP_MS, spreadMs: LOG_SHIP_SPREAD_MS }, urgent);
     this.counters = new Counters(sql);
     this.jobs = new JobTable(sql, this.outbox);
     const room = { jobs: this.jobs, logs: this.logs, schedule: this.schedule, outbox: this.outbox, counters: this.counters };

@@ -23,11 +23,16 @@ export interface LogSink {
   writeLogs(lines: LogLine[]): Promise<void>;
 }
 
-/** A host's log lines on their way to their sink: `everyMs`, how long stored lines wait so they go together. */
+/**
+ * A host's log lines on their way to their sink: stored lines wait `everyMs`, plus up to `spreadMs`
+ * drawn at random each time, so that they go together and the hosts of a wave, whose lines came at
+ * the same moment, do not all write to D1 at the same moment again.
+ */
 export interface LogShipping {
   store: LogStore;
   sink: LogSink;
   everyMs: number;
+  spreadMs: number;
 }
 
 /**
@@ -121,7 +126,7 @@ export class Outbox<T> {
     const runs = [this.batchSoon(lazyMs, latestMs)];
     // A batch already promised takes every line stored meanwhile: only without one is the store asked (a read).
     if (this.logs && (this.logsSoon || this.logs.store.hasUnshipped())) {
-      this.logsSoon ??= this.after(this.logs.everyMs).then(() => {
+      this.logsSoon ??= this.after(this.logs.everyMs + Math.random() * this.logs.spreadMs).then(() => {
         this.logsSoon = null;
         return this.flushLogs();
       });
