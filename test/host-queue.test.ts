@@ -241,6 +241,42 @@ describe("HostQueue outbox", () => {
     expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
   });
 
+  /** A fresh host whose agent ran a job to success: its end waits in the host's outbox. */
+  async function succeededJob() {
+    const { host, stub } = freshHost();
+    const { job } = await stub.enqueue(request(host, { app: `web-${crypto.randomUUID().slice(0, 8)}` }));
+    await stub.heartbeat("agent-1");
+    await stub.report("agent-1", job.id, { status: "succeeded", exit_code: 0 });
+    return { host, stub, job };
+  }
+
+  it("writes a delivery's confirmation down with its next unit of work, never in a commit of its own", async () => {
+    const { host, stub, job } = await succeededJob();
+    const outbox = () =>
+      runInDurableObject(stub, (instance: HostQueue, state) => ({
+        rows: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n,
+        cursors: state.storage.sql.exec("SELECT seq FROM outbox_cursors").toArray().length,
+        pending: instance.outbox.pending(),
+      }));
+    // The app has the job's end; the host wrote nothing for it: the row is still there, and no cursor.
+    await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.flush());
+    expect(await outbox()).toEqual({ rows: 1, cursors: 0, pending: 0 });
+    // The next unit of work (a heartbeat that hands out nothing) writes it down in its own transaction.
+    await stub.heartbeat("agent-1");
+    expect(await outbox()).toEqual({ rows: 0, cursors: 1, pending: 0 });
+  });
+
+  it("delivers again what a confirmation lost with the object covered, and D1 keeps the same row", async () => {
+    const { host, stub, job } = await succeededJob();
+    await settleHistory(host);
+    // Evicted before any unit wrote the confirmation down: the row is delivered again.
+    await evictDurableObject(stub);
+    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(1);
+    await settleHistory(host);
+    expect(await runInDurableObject(stub, (instance: HostQueue) => instance.outbox.pending())).toBe(0);
+    expect(await d1Row(job.id)).toEqual({ status: "succeeded", version: 3 });
+  });
+
   it("keeps transitions while D1 fails and delivers them from the alarm afterwards", async () => {
     const { host, stub } = freshHost();
     const app = `web-${crypto.randomUUID().slice(0, 8)}`;

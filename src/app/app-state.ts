@@ -262,6 +262,7 @@ export class AppState extends DurableObject<Env> {
         const row = this.table.get(id)!;
         if (this.notifications.isNewStatus(id, row.status)) this.notifications.rolloutChanged(this.table.toRollout(row), this.entries.ofRollout(id), now);
       }
+      this.outbox.recordConfirmations();
       return result;
     });
   }

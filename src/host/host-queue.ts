@@ -258,7 +258,11 @@ export class HostQueue extends DurableObject<Env> {
   private apply<T>(work: (fx: Effects, now: number) => T): T {
     const fx = new Effects();
     const now = this.clock.now();
-    const result = this.ctx.storage.transactionSync(() => work(fx, now));
+    const result = this.ctx.storage.transactionSync(() => {
+      const result = work(fx, now);
+      this.outbox.recordConfirmations();
+      return result;
+    });
     this.fanout.publish(fx);
     for (const jobId of fx.relayCancels) this.ctx.waitUntil(cancelOnRelay(relayClient(this.env), jobId));
     if (fx.wakeNeeded) this.wake(fx.relayWake);

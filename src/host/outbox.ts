@@ -72,6 +72,8 @@ export class Outbox<T> {
   private answering = false;
   /** False only once a read found the outbox empty and nothing was added since (a rolled-back add leaves it true). */
   private maybePending = true;
+  /** The last seq each sink confirmed, by name, not yet written down (see recordConfirmations). */
+  private readonly confirmed = new Map<string, number>();
 
   /**
    * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
@@ -191,9 +193,26 @@ export class Outbox<T> {
     else this.schedule.clear("outbox", "");
   }
 
+  /**
+   * Writes down what the sinks confirmed since the last unit of work: their cursors, and the end of
+   * the rows every sink has. Call inside each unit's transaction, so that a confirmation rides in a
+   * commit the object makes anyway and never costs one of its own: locally, that commit came between
+   * a wave's jobs handed out and their answers leaving (BENCHMARKS.md, "Rollout wave hand-over").
+   * Until then the confirmations are in memory; lost with the object, they mean a redelivery, which
+   * every sink takes (it keeps the newest version of each key).
+   */
+  recordConfirmations(): void {
+    if (this.confirmed.size === 0) return;
+    for (const [sink, seq] of this.confirmed) {
+      this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink, seq);
+    }
+    this.confirmed.clear();
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", this.everySinkHas());
+  }
+
   /** Snapshots some sink does not have yet (log lines are counted by the log store). */
   pending(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE seq > ?", this.everySinkHas()).one().n;
   }
 
   /** Runs after every unit of work: a read only when a snapshot may have been added since the last one found none. */
@@ -204,7 +223,7 @@ export class Outbox<T> {
 
   /** Keys with snapshots some sink does not have yet (their rows must not be pruned). */
   pendingJobIds(): Set<string> {
-    return new Set(this.sql.exec<{ job_id: string }>("SELECT DISTINCT job_id FROM outbox").toArray().map((r) => r.job_id));
+    return new Set(this.sql.exec<{ job_id: string }>("SELECT DISTINCT job_id FROM outbox WHERE seq > ?", this.everySinkHas()).toArray().map((r) => r.job_id));
   }
 
   /** Delivers everything pending to every sink; concurrent callers share each sink's run. Never throws. */
@@ -259,11 +278,8 @@ export class Outbox<T> {
       .toArray();
     if (rows.length === 0) return false;
     await sink.write(rows.map((r) => JSON.parse(r.snapshot) as T));
-    const last = rows[rows.length - 1]!.seq;
-    this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink.name, last);
-    // A row goes once every sink has it.
-    const done = Math.min(...this.sinks.map((s) => this.cursor(s.name)));
-    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", done);
+    // Written down with the next unit of work (recordConfirmations); a row goes once every sink has it.
+    this.confirmed.set(sink.name, rows[rows.length - 1]!.seq);
     return true;
   }
 
@@ -274,8 +290,15 @@ export class Outbox<T> {
     }
   }
 
+  /** The last seq every sink has: rows up to it wait only to be deleted. */
+  private everySinkHas(): number {
+    return Math.min(...this.sinks.map((s) => this.cursor(s.name)));
+  }
+
   /** The last seq `sink` has. A sink new to an object starts where the oldest row still kept starts. */
   private cursor(sink: string): number {
+    const confirmed = this.confirmed.get(sink);
+    if (confirmed !== undefined) return confirmed;
     const row = this.sql.exec<{ seq: number }>("SELECT seq FROM outbox_cursors WHERE sink = ?", sink).toArray()[0];
     if (row) return row.seq;
     return (this.sql.exec<{ s: number | null }>("SELECT MIN(seq) AS s FROM outbox").one().s ?? 1) - 1;
