@@ -72,8 +72,10 @@ export class Outbox<T> {
   private answering = false;
   /** False only once a read found the outbox empty and nothing was added since (a rolled-back add leaves it true). */
   private maybePending = true;
-  /** The last seq each sink confirmed, by name, not yet written down (see recordConfirmations). */
+  /** The last seq each sink confirmed, by name: its cursor, always at or past the stored one (see recordConfirmations). */
   private readonly confirmed = new Map<string, number>();
+  /** The sinks whose confirmation is not written down yet. */
+  private readonly unrecorded = new Set<string>();
 
   /**
    * Adds a snapshot. Call inside the same synchronous block as the change it records. It replaces
@@ -202,11 +204,11 @@ export class Outbox<T> {
    * every sink takes (it keeps the newest version of each key).
    */
   recordConfirmations(): void {
-    if (this.confirmed.size === 0) return;
-    for (const [sink, seq] of this.confirmed) {
-      this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink, seq);
+    if (this.unrecorded.size === 0) return;
+    for (const sink of this.unrecorded) {
+      this.sql.exec("INSERT INTO outbox_cursors (sink, seq) VALUES (?, ?) ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq", sink, this.confirmed.get(sink)!);
     }
-    this.confirmed.clear();
+    this.unrecorded.clear();
     this.sql.exec("DELETE FROM outbox WHERE seq <= ?", this.everySinkHas());
   }
 
@@ -280,6 +282,7 @@ export class Outbox<T> {
     await sink.write(rows.map((r) => JSON.parse(r.snapshot) as T));
     // Written down with the next unit of work (recordConfirmations); a row goes once every sink has it.
     this.confirmed.set(sink.name, rows[rows.length - 1]!.seq);
+    this.unrecorded.add(sink.name);
     return true;
   }
 
@@ -295,12 +298,18 @@ export class Outbox<T> {
     return Math.min(...this.sinks.map((s) => this.cursor(s.name)));
   }
 
-  /** The last seq `sink` has. A sink new to an object starts where the oldest row still kept starts. */
+  /**
+   * The last seq `sink` has: read once, then kept in memory. A sink new to an object starts where the
+   * oldest row still kept starts.
+   */
   private cursor(sink: string): number {
     const confirmed = this.confirmed.get(sink);
     if (confirmed !== undefined) return confirmed;
     const row = this.sql.exec<{ seq: number }>("SELECT seq FROM outbox_cursors WHERE sink = ?", sink).toArray()[0];
-    if (row) return row.seq;
+    if (row) {
+      this.confirmed.set(sink, row.seq);
+      return row.seq;
+    }
     return (this.sql.exec<{ s: number | null }>("SELECT MIN(seq) AS s FROM outbox").one().s ?? 1) - 1;
   }
 }
