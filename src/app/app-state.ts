@@ -5,10 +5,9 @@ import { buildRequest, renderedDeploy } from "../host/dispatch";
 import { migrate } from "../host/migrations";
 import { Outbox } from "../host/outbox";
 import { Schedule } from "../host/schedule";
-import { frames, type StreamEvent } from "../host/stream";
 import { hostQueue } from "../host/stub";
 import type { Job, JobSnapshot } from "../schemas/jobs";
-import { FINISHED_ROLLOUT_STATUSES, type Rollout } from "../schemas/rollouts";
+import type { Rollout } from "../schemas/rollouts";
 import { d1AppHistoryWriter, recordKey, type AppRecord } from "./history";
 import { APP_STEPS } from "./migrations";
 import { AppEffects, RolloutEngine, type NewRollout } from "./engine";
@@ -16,6 +15,7 @@ import { RolloutTable, specOf, type AppLock, type Release, type RolloutRow } fro
 import { mapBounded } from "../util/bounded";
 import { GroupCommit } from "../util/group-commit";
 import { StubCache } from "../util/stub-cache";
+import { RolloutWatchers } from "./watchers";
 import { Notifications, type GitHubView } from "../notify/notifications";
 import type { AppConfig } from "../config/apps";
 import { AppEntries } from "./entries";
@@ -74,6 +74,8 @@ export class AppState extends DurableObject<Env> {
   private readonly entries: AppEntries;
   /** The app's hosts' objects, one stub each for as long as this object lives (see StubCache). */
   private readonly hosts = new StubCache((host) => hostQueue(this.env, host));
+  /** The rollouts' WebSocket watchers (the Worker's SSE streams). */
+  private readonly watchers = new RolloutWatchers(this.ctx);
   /**
    * Hosts' deliveries on their way into a unit of work: a burst of them costs one transaction, not one
    * each. `gather`: the hosts of a wave end together, and their deliveries reach this object a moment
@@ -188,10 +190,7 @@ export class AppState extends DurableObject<Env> {
     const id = new URL(request.url).searchParams.get("rollout_id") ?? "";
     const rollout = this.rollout(id);
     if (!rollout) return new Response("no such rollout", { status: 404 });
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, [`rollout:${id}`]);
-    this.send(server, rollout);
-    return new Response(null, { status: 101, webSocket: client });
+    return this.watchers.watch(rollout);
   }
 
   override async alarm(): Promise<void> {
@@ -269,12 +268,7 @@ export class AppState extends DurableObject<Env> {
 
   /** Performs recorded effects: watchers told, jobs cancelled, waves dispatched, hosts rolled back. Returns the jobs queued. */
   private async perform(fx: AppEffects): Promise<Job[]> {
-    for (const id of fx.changed) {
-      const watchers = this.ctx.getWebSockets(`rollout:${id}`);
-      // Built once for all of its watchers, and not at all without one.
-      const rollout = watchers.length ? this.rollout(id)! : null;
-      for (const ws of watchers) this.send(ws, rollout!);
-    }
+    for (const id of fx.changed) this.watchers.changed(id, () => this.rollout(id)!);
     const queued: Job[] = [];
     const dispatched = new Set<string>();
     for (const { rolloutId, wave } of fx.dispatches) {
@@ -333,17 +327,6 @@ export class AppState extends DurableObject<Env> {
   private rollout(id: string): Rollout | null {
     const row = this.table.get(id);
     return row ? this.table.toRollout(row) : null;
-  }
-
-  private send(ws: WebSocket, rollout: Rollout): void {
-    const ended = FINISHED_ROLLOUT_STATUSES.includes(rollout.status);
-    const events: StreamEvent[] = [{ event: "rollout", data: rollout }, ...(ended ? [{ event: "end" as const, data: { rollout_id: rollout.id, status: rollout.status } }] : [])];
-    try {
-      for (const frame of frames(events)) ws.send(frame);
-      if (ended) ws.close(1000, "rollout finished");
-    } catch {
-      // a watcher that went away is dropped by the runtime
-    }
   }
 }
 
