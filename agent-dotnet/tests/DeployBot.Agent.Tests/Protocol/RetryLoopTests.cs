@@ -1,13 +1,12 @@
 using DeployBot.Agent.Protocol;
 using DeployBot.Agent.Tests.Fakes;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Time.Testing;
 
 namespace DeployBot.Agent.Tests.Protocol;
 
 public sealed class RetryLoopTests
 {
-    private readonly FakeTimeProvider _time = new();
+    private readonly RecordingTimeProvider _time = new();
     private readonly RecordingLogger<RetryLoopTests> _logger = new();
 
     private RetryLoop Loop() => new(_time, _logger, () => 0);
@@ -17,7 +16,6 @@ public sealed class RetryLoopTests
     {
         // Arrange
         var attempts = new List<DateTimeOffset>();
-        var start = _time.GetUtcNow();
         Task<int> Call(CancellationToken _)
         {
             attempts.Add(_time.GetUtcNow());
@@ -36,8 +34,13 @@ public sealed class RetryLoopTests
 
         // Assert
         Assert.Equal(42, await running);
-        // Pauses of 1, 2, 4 and 8 s (random = 0 takes the floor of each range).
-        Assert.Equal([0, 1, 3, 7, 15], attempts.Select(a => Math.Round((a - start).TotalSeconds)).ToArray());
+        // Pauses of 1, 2, 4 and 8 s (random = 0 takes the floor of each range), and no attempt came before its
+        // pause was over. (The times themselves are not compared: this thread advances the clock while the loop
+        // runs on another, so an attempt can be seen a step or two late.)
+        TimeSpan[] pauses = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8)];
+        Assert.Equal(pauses, _time.DueTimes.ToArray());
+        Assert.Equal(5, attempts.Count);
+        Assert.All(Enumerable.Range(0, 4), i => Assert.True(attempts[i + 1] - attempts[i] >= pauses[i], $"attempt {i + 2} came early"));
         Assert.Equal(1, _logger.Count(LogLevel.Warning, "heartbeat failed: answered 503"));
         Assert.Equal(3, _logger.Count(LogLevel.Debug, "heartbeat failed again"));
         Assert.Equal(1, _logger.Count(LogLevel.Information, "the controller answers again (after 4 failed attempts)"));
