@@ -5,6 +5,7 @@ import type { EnqueueRequest } from "../src/host/contract";
 import type { HostQueue } from "../src/host/host-queue";
 import type { AppState } from "../src/app/app-state";
 import { d1AppHistoryWriter, type AppRecord } from "../src/app/history";
+import { HOST_STEPS, migrate } from "../src/host/migrations";
 import type { Sink } from "../src/host/outbox";
 import type { JobSnapshot } from "../src/schemas/jobs";
 import { appStub, recordingSql, settleHistory, sha } from "./helpers";
@@ -132,6 +133,66 @@ describe("HostQueue", () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatch(/^INSERT INTO jobs/);
     expect(await stub.getJob(running.job.id)).toMatchObject({ status: "running" });
+  });
+
+  it("upgrades an object made before jobs lost AUTOINCREMENT: every job stays, in its place, and new ones come after", async () => {
+    const { host, stub } = freshHost();
+    const before = await runInDurableObject(stub, (_instance: HostQueue, state) => {
+      const sql = state.storage.sql;
+      // The object as the code before the last step left it, with three jobs in it.
+      const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray();
+      for (const { name } of tables) sql.exec(`DROP TABLE ${name}`);
+      migrate(state.storage, HOST_STEPS.slice(0, -1));
+      expect(sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'jobs'").one().sql).toContain("AUTOINCREMENT");
+      const insert = `INSERT INTO jobs (id, app, repo, ref, sha, host, mode, status, agent_id, trigger, delivery_id, created_at, deploy, lease_s, retries, queued_at, rollout_id)
+        VALUES (?, ?, 'acme/web', 'refs/heads/main', ?, ?, 'agent', ?, ?, 'push', ?, '2026-12-01T00:00:00.000Z', '{}', 60, 1, 1, ?)`;
+      sql.exec(insert, `${host}.old-1`, "a", sha(1), host, "succeeded", "agent-1", "d-1", null);
+      sql.exec(insert, `${host}.old-2`, "b", sha(2), host, "queued", null, null, "r-1");
+      sql.exec(insert, `${host}.old-3`, "c", sha(3), host, "queued", null, "d-3", null);
+      sql.exec("DELETE FROM jobs WHERE id = ?", `${host}.old-1`);
+      return sql.exec("SELECT * FROM jobs ORDER BY pos").toArray();
+    });
+    await evictDurableObject(stub);
+
+    // The next start applies the last step.
+    const fresh = await stub.enqueue(request(host, { app: "d" }));
+
+    const after = await runInDurableObject(stub, (_instance: HostQueue, state) => {
+      const sql = state.storage.sql;
+      const schema = sql.exec<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name").toArray();
+      return {
+        version: sql.exec<{ version: number }>("SELECT version FROM _schema").one().version,
+        rows: sql.exec("SELECT * FROM jobs ORDER BY pos").toArray(),
+        schema: Object.fromEntries(schema.map(({ name, sql }) => [name, sql])),
+        sequence: sql.exec("SELECT name FROM sqlite_sequence WHERE name = 'jobs'").toArray(),
+      };
+    });
+    expect(after.version).toBe(HOST_STEPS.length);
+    expect(after.rows.slice(0, 2)).toEqual(before);
+    expect(after.rows[2]).toMatchObject({ id: fresh.job.id, pos: 4 });
+    expect((await stub.queued()).map((j) => j.app)).toEqual(["b", "c", "d"]);
+    expect(after.schema.jobs).not.toContain("AUTOINCREMENT");
+    expect(after.sequence).toEqual([]);
+    expect(Object.keys(after.schema)).toEqual(["jobs", "jobs_agent", "jobs_app_status", "jobs_delivery", "jobs_status_pos"]);
+    expect(after.schema.jobs_agent).toMatch(/WHERE agent_id IS NOT NULL$/);
+    expect(after.schema.jobs_delivery).toMatch(/WHERE delivery_id IS NOT NULL$/);
+  });
+
+  it("finds jobs by agent and by delivery through the partial indexes, and counts no job in sqlite_sequence", async () => {
+    const { host, stub } = freshHost();
+    const seen = await runInDurableObject(stub, async (instance: HostQueue, state) => {
+      const sql = state.storage.sql;
+      const plan = (query: string, ...bindings: string[]) => sql.exec<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`, ...bindings).toArray().map((row) => row.detail).join("; ");
+      await instance.enqueue(request(host, { delivery_id: "d-1" }), true);
+      return {
+        byAgent: plan("SELECT * FROM jobs WHERE status = 'running' AND agent_id = ?", "agent-1"),
+        byDelivery: plan("SELECT * FROM jobs WHERE delivery_id = ? AND app = ?", "d-1", "web"),
+        sequence: sql.exec("SELECT * FROM sqlite_sequence WHERE name = 'jobs'").toArray(),
+      };
+    });
+    expect(seen.byAgent).toContain("USING INDEX jobs_agent");
+    expect(seen.byDelivery).toContain("USING INDEX jobs_delivery");
+    expect(seen.sequence).toEqual([]);
   });
 
   it("does not supersede a running job", async () => {

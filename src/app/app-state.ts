@@ -96,7 +96,7 @@ export class AppState extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    migrate(sql, APP_STEPS);
+    migrate(ctx.storage, APP_STEPS);
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);
     this.table = new RolloutTable(sql);

@@ -65,7 +65,7 @@ export class HostQueue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    migrate(sql, HOST_STEPS);
+    migrate(ctx.storage, HOST_STEPS);
     // The rooms see the clock through this, so a clock swapped in later reaches all of them.
     const time: Clock = { now: () => this.clock.now(), timer: (ms, fire) => this.clock.timer(ms, fire) };
     this.schedule = new Schedule(sql, ctx.storage);

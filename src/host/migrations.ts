@@ -8,6 +8,26 @@ export const OUTBOX_ONE_PER_KEY = [
   "CREATE UNIQUE INDEX outbox_key ON outbox (job_id)",
 ];
 
+/** The jobs table's columns after its primary key, as the steps below left them (the last step rebuilds it with these). */
+const JOB_COLUMNS = [
+  "id TEXT NOT NULL UNIQUE",
+  "app TEXT NOT NULL", "repo TEXT NOT NULL", "ref TEXT NOT NULL", "sha TEXT NOT NULL",
+  "host TEXT NOT NULL", "mode TEXT NOT NULL", "status TEXT NOT NULL",
+  "attempt INTEGER NOT NULL DEFAULT 1", "agent_id TEXT", "trigger TEXT NOT NULL", "delivery_id TEXT",
+  "created_at TEXT NOT NULL", "started_at TEXT", "finished_at TEXT", "exit_code INTEGER", "error TEXT",
+  "deploy TEXT NOT NULL", "lease_s REAL NOT NULL", "retries INTEGER NOT NULL",
+  "queued_at INTEGER NOT NULL",
+  "lease_expires_at INTEGER",
+  "acked INTEGER NOT NULL DEFAULT 0",
+  "cancel_requested INTEGER NOT NULL DEFAULT 0",
+  "cancel_delivered INTEGER NOT NULL DEFAULT 0",
+  "version INTEGER NOT NULL DEFAULT 1",
+  "target TEXT",
+  "rollout_id TEXT",
+  "superseded_by TEXT",
+];
+const JOB_COLUMN_NAMES = JOB_COLUMNS.map((column) => column.split(" ")[0]).join(", ");
+
 /**
  * The host object's own SQLite schema, every table of every room, as numbered steps. Each object applies
  * the steps it has not seen, in its constructor, so a deployed object upgrades
@@ -90,6 +110,23 @@ export const HOST_STEPS: string[][] = [
   // One read finds an app's live jobs (Queue.enqueue; no query looks a job up by ref and sha any more, and
   // every status change rewrote that index); a key's one waiting snapshot is replaced in one statement (Outbox.add).
   ["CREATE INDEX jobs_app_status ON jobs (app, status, pos)", "DROP INDEX jobs_identity", ...OUTBOX_ONE_PER_KEY],
+  // Fewer writes for each new job (a push's enqueue is one per host): its commit wrote seven pages, one
+  // per b-tree it touched, and on Cloudflare each index entry is a row written. A job's place no longer
+  // goes through sqlite_sequence (pos is max + 1, and only the oldest finished jobs are ever deleted),
+  // and a queued job has no entry in the agent index, nor one in the delivery index without a delivery.
+  [
+    `CREATE TABLE jobs_next (
+      pos INTEGER PRIMARY KEY,
+      ${JOB_COLUMNS.join(",\n      ")}
+    )`,
+    `INSERT INTO jobs_next (pos, ${JOB_COLUMN_NAMES}) SELECT pos, ${JOB_COLUMN_NAMES} FROM jobs`,
+    "DROP TABLE jobs",
+    "ALTER TABLE jobs_next RENAME TO jobs",
+    "CREATE INDEX jobs_status_pos ON jobs (status, pos)",
+    "CREATE INDEX jobs_app_status ON jobs (app, status, pos)",
+    "CREATE INDEX jobs_delivery ON jobs (delivery_id, app) WHERE delivery_id IS NOT NULL",
+    "CREATE INDEX jobs_agent ON jobs (agent_id, status) WHERE agent_id IS NOT NULL",
+  ],
 ];
 
 /**
@@ -103,13 +140,16 @@ export const OUTBOX_TABLES = [
   "CREATE INDEX outbox_key ON outbox (job_id)",
 ];
 
-/** Applies the steps an object's storage has not seen yet, in order, each with its version. */
-export function migrate(sql: SqlStorage, steps: string[][]): void {
+/** Applies the steps an object's storage has not seen yet, in order, each whole or not at all, with its version. */
+export function migrate(storage: DurableObjectStorage, steps: string[][]): void {
+  const sql = storage.sql;
   sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
   const current = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0]?.version ?? 0;
   if (current === 0) sql.exec("INSERT INTO _schema (version) VALUES (0)");
   for (let step = current; step < steps.length; step++) {
-    for (const statement of steps[step]!) sql.exec(statement);
-    sql.exec("UPDATE _schema SET version = ?", step + 1);
+    storage.transactionSync(() => {
+      for (const statement of steps[step]!) sql.exec(statement);
+      sql.exec("UPDATE _schema SET version = ?", step + 1);
+    });
   }
 }
