@@ -77,7 +77,7 @@ public sealed partial class CutoverIntegrationTests(DockerFixture fixture, ITest
 
         // Assert
         Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} failed requests: {string.Join("; ", load.Failures.Take(5))}\n{_log.Text}");
-        output.WriteLine($"{load.Succeeded} requests answered, longest gap {load.LongestGap.TotalMilliseconds:0} ms");
+        output.WriteLine($"{load.Succeeded} requests answered ({load.Resent} sent again on a new connection), longest gap {load.LongestGap.TotalMilliseconds:0} ms");
         Assert.Equal([_name], await Docker.ListContainerNamesAsync(_name, CancellationToken.None));
         var live = (await Docker.InspectContainerAsync(_name, CancellationToken.None))!;
         Assert.Equal(live.PublishedAt("80/tcp"), CaddyConfig.Upstream(await _admin.GetConfigAsync(_caddy.Admin, default), CaddyConfig.RouteId(_name)));
