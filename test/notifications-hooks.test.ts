@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { recordingSql } from "./helpers";
 import { appOf, githubEnv, PUBLIC_URL, received, snapshot, withRoom } from "./notify-helpers";
 
 const notify = (path: string, events: string, extra = "") =>
@@ -26,6 +27,41 @@ describe("notify: webhooks from the Notifications room", () => {
       expect(new Set(seen.map((s) => s.delivery)).size).toBe(2);
       expect(seen[1]!.payload).toMatchObject({ id: seen[1]!.delivery, event: "job.failed", app: "web", url: `${PUBLIC_URL}/#/jobs/${id}`, job: { id, status: "failed", error: "health: /up answered 503" } });
       expect(room.hasWork()).toBe(false);
+    });
+  });
+
+  it("a wave's snapshots told at once send what one at a time would, in order, reading and writing what was told once", async () => {
+    const path = "/batch/wave";
+    const app = appOf("acme-batch/web", notify(path, "job.started, job.succeeded, job.failed"));
+    await withRoom("hooks-batch", githubEnv({}), async ({ room, clock, sql }) => {
+      const [a, b, c] = ["host-01.job-b1", "host-02.job-b2", "host-03.job-b3"];
+      room.jobChanged(snapshot(a, "running"), "web", app, clock.now());
+      const recording = recordingSql(sql);
+      try {
+        room.jobsChanged(
+          [
+            snapshot(a, "running"), // told already: a newer version of the same status tells nothing
+            snapshot(b, "running"),
+            snapshot(b, "failed"),
+            snapshot(c, "queued"),
+            snapshot(a, "succeeded"),
+          ].map((job) => ({ job, appName: "web", app })),
+          clock.now(),
+        );
+      } finally {
+        recording.stop();
+      }
+      expect(recording.ran.filter(({ query }) => /notify_seen/.test(query))).toHaveLength(2);
+      room.jobChanged(snapshot(b, "failed"), "web", app, clock.now()); // a repeat after the batch
+      await room.flush();
+
+      const { seen } = await received(path);
+      expect(seen.map((s) => [s.event, s.payload.job.id])).toEqual([
+        ["job.started", a],
+        ["job.started", b],
+        ["job.failed", b],
+        ["job.succeeded", a],
+      ]);
     });
   });
 

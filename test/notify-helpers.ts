@@ -47,6 +47,8 @@ export interface Room {
   clock: FakeClock;
   /** The same storage with a new room, as after the object was evicted or the controller restarted. */
   restart(): Notifications;
+  /** The object's SQLite, to watch what the room runs. */
+  sql: SqlStorage;
 }
 
 /** Runs `body` with a room on a fresh Durable Object's storage (the host object's, which has the `timers` table). */
@@ -56,7 +58,7 @@ export async function withRoom(name: string, roomEnv: Env, body: (r: Room) => Pr
     for (const statement of [...NOTIFY_TABLES, ...LIVE_DEPLOYMENT_TABLES]) state.storage.sql.exec(statement);
     const clock = new FakeClock();
     const make = () => new Notifications({ sql: state.storage.sql, schedule: new Schedule(state.storage.sql, state.storage), clock, env: roomEnv, timeoutMs });
-    await body({ room: make(), clock, restart: make });
+    await body({ room: make(), clock, restart: make, sql: state.storage.sql });
   });
 }
 

@@ -320,7 +320,7 @@ export class AppState extends DurableObject<Env> {
    * app's entry in the running apps.yaml, for a job outside any rollout. Inside a unit of work.
    */
   private heard(snapshots: JobSnapshot[], current: AppConfig | undefined, now: number): void {
-    for (const job of snapshots) this.notifications.jobChanged(job, job.app, job.rollout_id === null ? current : this.entries.ofRollout(job.rollout_id), now);
+    this.notifications.jobsChanged(snapshots.map((job) => ({ job, appName: job.app, app: job.rollout_id === null ? current : this.entries.ofRollout(job.rollout_id) })), now);
     this.outbox.addAll(snapshots.map((job) => ({ job })), now);
   }
 

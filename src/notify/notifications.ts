@@ -17,6 +17,32 @@ const MAX_RETRY_MS = 5 * 60_000;
 /** A call GitHub or a receiver refuses for good (422, 404, ...) is given up after this many tries, so its lane moves on. */
 const PERMANENT_TRIES = 5;
 
+/** A job as the app's object hears of it. */
+type ChangedJob = JobSnapshot & { rollout_id: string | null };
+
+/** A job's snapshot to tell, with its app's name and its entry in apps.yaml (undefined: no longer there). */
+export interface JobChange {
+  job: ChangedJob;
+  appName: string;
+  app: AppConfig | undefined;
+}
+
+/** The last transition told of a job or rollout (a notify_seen row). */
+type Seen = { version: number; status: string };
+
+const RECORD_SEEN = "INSERT INTO notify_seen (subject, version, status)";
+const ON_SEEN = "ON CONFLICT (subject) DO UPDATE SET version = excluded.version, status = excluded.status";
+
+/**
+ * What a snapshot of `version` and `status` makes of a subject's row: null when it is no newer (or
+ * nothing changes), else the row to keep and whether its status is news (a newer version with the
+ * same status only moves the version on).
+ */
+function nextSeen(seen: Seen | undefined, version: number, status: string): { row: Seen; news: boolean } | null {
+  if (seen && (version <= seen.version || status === seen.status)) return version > seen.version ? { row: { version, status: seen.status }, news: false } : null;
+  return { row: { version, status }, news: true };
+}
+
 export interface NotificationsRoom {
   sql: SqlStorage;
   schedule: Schedule;
@@ -87,10 +113,36 @@ export class Notifications {
   }
 
   /** Records what a job's transition tells GitHub and the app's URLs. Synchronous: call inside the change's transaction. */
-  jobChanged(job: JobSnapshot & { rollout_id: string | null }, appName: string, app: AppConfig | undefined, now: number): void {
-    const seen = this.seen(job.id);
-    const previous = (seen?.status ?? null) as JobSnapshot["status"] | null;
-    if (!this.transition(job.id, job.version, job.status, seen)) return;
+  jobChanged(job: ChangedJob, appName: string, app: AppConfig | undefined, now: number): void {
+    this.jobsChanged([{ job, appName, app }], now);
+  }
+
+  /**
+   * jobChanged for many snapshots, in order (a wave's hundred answers): what was told of them is read
+   * in one statement and what changes written in one, not two statements a job. Synchronous.
+   */
+  jobsChanged(changes: JobChange[], now: number): void {
+    if (changes.length === 0) return;
+    const ids = JSON.stringify(changes.map(({ job }) => job.id));
+    const rows = this.sql.exec<{ subject: string } & Seen>("SELECT subject, version, status FROM notify_seen WHERE subject IN (SELECT value FROM json_each(?))", ids);
+    const seen = new Map<string, Seen>(rows.toArray().map(({ subject, version, status }) => [subject, { version, status }]));
+    const changed = new Set<string>();
+    const news: Array<JobChange & { previous: JobSnapshot["status"] | null }> = [];
+    for (const change of changes) {
+      const { job } = change;
+      const before = seen.get(job.id);
+      const next = nextSeen(before, job.version, job.status);
+      if (!next) continue;
+      seen.set(job.id, next.row);
+      changed.add(job.id);
+      if (next.news) news.push({ ...change, previous: (before?.status ?? null) as JobSnapshot["status"] | null });
+    }
+    if (changed.size) this.sql.exec(`${RECORD_SEEN} SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?) WHERE true ${ON_SEEN}`, JSON.stringify([...changed].map((id) => [id, seen.get(id)!.version, seen.get(id)!.status])));
+    for (const { job, appName, app, previous } of news) this.tellJob(job, appName, app, previous, now);
+  }
+
+  /** What a job's new status tells: its Deployment and statuses on GitHub, its events to the app's URLs. */
+  private tellJob(job: ChangedJob, appName: string, app: AppConfig | undefined, previous: JobSnapshot["status"] | null, now: number): void {
     const github = app && this.github && !this.deployments.isExternal(job.rollout_id);
     if (github && !this.deployments.get(job.id)) {
       this.deployments.open(job.id, app.repo);
@@ -275,18 +327,14 @@ export class Notifications {
   }
 
   /** True when `status` is news for `subject` (a newer version with another status); records it. `seen`: its row, read by the caller. */
-  private transition(subject: string, version: number, status: string, seen: { version: number; status: string } | undefined): boolean {
-    if (seen && (version <= seen.version || status === seen.status)) {
-      if (version > seen.version) this.sql.exec("UPDATE notify_seen SET version = ? WHERE subject = ?", version, subject);
-      return false;
-    }
-    if (seen) this.sql.exec("UPDATE notify_seen SET version = ?, status = ? WHERE subject = ?", version, status, subject);
-    else this.sql.exec("INSERT INTO notify_seen (subject, version, status) VALUES (?, ?, ?)", subject, version, status);
-    return true;
+  private transition(subject: string, version: number, status: string, seen: Seen | undefined): boolean {
+    const next = nextSeen(seen, version, status);
+    if (next) this.sql.exec(`${RECORD_SEEN} VALUES (?, ?, ?) ${ON_SEEN}`, subject, next.row.version, next.row.status);
+    return next?.news ?? false;
   }
 
-  private seen(subject: string) {
-    return this.sql.exec<{ version: number; status: string }>("SELECT version, status FROM notify_seen WHERE subject = ?", subject).toArray()[0];
+  private seen(subject: string): Seen | undefined {
+    return this.sql.exec<Seen>("SELECT version, status FROM notify_seen WHERE subject = ?", subject).toArray()[0];
   }
 
   /**
