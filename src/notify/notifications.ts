@@ -8,6 +8,7 @@ import type { Rollout } from "../schemas/rollouts";
 import { mapBounded } from "../util/bounded";
 import { DeploymentLedger } from "./deployments";
 import * as m from "./messages";
+import { ToldLedger } from "./told";
 import { isPermanent, SendError, sendGitHub, sendHook, type Outgoing } from "./senders";
 
 /** Lanes delivered at once (a Durable Object has 6 simultaneous outgoing connections). */
@@ -25,22 +26,6 @@ export interface JobChange {
   job: ChangedJob;
   appName: string;
   app: AppConfig | undefined;
-}
-
-/** The last transition told of a job or rollout (a notify_seen row). */
-type Seen = { version: number; status: string };
-
-const RECORD_SEEN = "INSERT INTO notify_seen (subject, version, status)";
-const ON_SEEN = "ON CONFLICT (subject) DO UPDATE SET version = excluded.version, status = excluded.status";
-
-/**
- * What a snapshot of `version` and `status` makes of a subject's row: null when it is no newer (or
- * nothing changes), else the row to keep and whether its status is news (a newer version with the
- * same status only moves the version on).
- */
-function nextSeen(seen: Seen | undefined, version: number, status: string): { row: Seen; news: boolean } | null {
-  if (seen && (version <= seen.version || status === seen.status)) return version > seen.version ? { row: { version, status: seen.status }, news: false } : null;
-  return { row: { version, status }, news: true };
 }
 
 export interface NotificationsRoom {
@@ -98,10 +83,13 @@ export class Notifications {
   private readonly failures = new Map<string, number>();
   /** The app's Deployments: the object adopts a `deployment` event's here, and asks whom a job reports to. */
   readonly deployments: DeploymentLedger;
+  /** What was told of each job and rollout, so a snapshot that comes again tells nothing new. */
+  private readonly told: ToldLedger;
 
   constructor({ sql, schedule, clock, env, timeoutMs = 15_000 }: NotificationsRoom) {
     this.sql = sql;
     this.deployments = new DeploymentLedger(sql);
+    this.told = new ToldLedger(sql);
     this.schedule = schedule;
     this.clock = clock;
     this.env = env;
@@ -119,26 +107,13 @@ export class Notifications {
 
   /**
    * jobChanged for many snapshots, in order (a wave's hundred answers): what was told of them is read
-   * in one statement and what changes written in one, not two statements a job. Synchronous.
+   * and written once for all (ToldLedger.record), not once a job. Synchronous.
    */
   jobsChanged(changes: JobChange[], now: number): void {
-    if (changes.length === 0) return;
-    const ids = JSON.stringify(changes.map(({ job }) => job.id));
-    const rows = this.sql.exec<{ subject: string } & Seen>("SELECT subject, version, status FROM notify_seen WHERE subject IN (SELECT value FROM json_each(?))", ids);
-    const seen = new Map<string, Seen>(rows.toArray().map(({ subject, version, status }) => [subject, { version, status }]));
-    const changed = new Set<string>();
-    const news: Array<JobChange & { previous: JobSnapshot["status"] | null }> = [];
-    for (const change of changes) {
-      const { job } = change;
-      const before = seen.get(job.id);
-      const next = nextSeen(before, job.version, job.status);
-      if (!next) continue;
-      seen.set(job.id, next.row);
-      changed.add(job.id);
-      if (next.news) news.push({ ...change, previous: (before?.status ?? null) as JobSnapshot["status"] | null });
-    }
-    if (changed.size) this.sql.exec(`${RECORD_SEEN} SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?) WHERE true ${ON_SEEN}`, JSON.stringify([...changed].map((id) => [id, seen.get(id)!.version, seen.get(id)!.status])));
-    for (const { job, appName, app, previous } of news) this.tellJob(job, appName, app, previous, now);
+    const told = this.told.record(changes.map(({ job }) => ({ subject: job.id, version: job.version, status: job.status })));
+    changes.forEach(({ job, appName, app }, i) => {
+      if (told[i]!.news) this.tellJob(job, appName, app, told[i]!.previous as JobSnapshot["status"] | null, now);
+    });
   }
 
   /** What a job's new status tells: its Deployment and statuses on GitHub, its events to the app's URLs. */
@@ -161,13 +136,12 @@ export class Notifications {
 
   /** True when `status` is not the last one told for `subject` (rolloutChanged would tell it). */
   isNewStatus(subject: string, status: string): boolean {
-    return this.seen(subject)?.status !== status;
+    return this.told.status(subject) !== status;
   }
 
   /** Records what a rollout's transition tells GitHub (its commit status) and the app's URLs. Synchronous. */
   rolloutChanged(rollout: Rollout, app: AppConfig | undefined, now: number): void {
-    const seen = this.seen(rollout.id);
-    if (!this.transition(rollout.id, (seen?.version ?? 0) + 1, rollout.status, seen)) return;
+    if (!this.told.record([{ subject: rollout.id, status: rollout.status }])[0]!.news) return;
     const url = m.pageUrl(this.env.DEPLOYBOT_PUBLIC_URL, "rollouts", rollout.id);
     if (app && this.github) {
       const lane = `github:${app.repo}`;
@@ -323,18 +297,7 @@ export class Notifications {
    * has them). Their Deployments stay: a job's page shows what GitHub was told.
    */
   forget(subjects: string[]): void {
-    this.sql.exec("DELETE FROM notify_seen WHERE subject IN (SELECT value FROM json_each(?))", JSON.stringify(subjects));
-  }
-
-  /** True when `status` is news for `subject` (a newer version with another status); records it. `seen`: its row, read by the caller. */
-  private transition(subject: string, version: number, status: string, seen: Seen | undefined): boolean {
-    const next = nextSeen(seen, version, status);
-    if (next) this.sql.exec(`${RECORD_SEEN} VALUES (?, ?, ?) ${ON_SEEN}`, subject, next.row.version, next.row.status);
-    return next?.news ?? false;
-  }
-
-  private seen(subject: string): Seen | undefined {
-    return this.sql.exec<Seen>("SELECT version, status FROM notify_seen WHERE subject = ?", subject).toArray()[0];
+    this.told.forget(subjects);
   }
 
   /**
